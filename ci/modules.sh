@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build netmem's kernel modules for one kernel flavour.
+#
+#   ci/modules.sh test|bench [make args...]
+#
+# Modules built against the debug and the bench kernel differ, so each flavour builds in
+# its own copy of the module sources, out/<flavour>/ (mtimes kept: rebuilds stay incremental).
+set -euo pipefail
+flavour=${1:?usage: ci/modules.sh test|bench}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+kdir=$("$here/kernel.sh" "$flavour")
+out=${NMX_MODULES_OUT:-$repo/out/$flavour}
+export PATH=$HOME/.cargo/bin:$PATH
+
+mkdir -p "$out"
+(cd "$repo" && tar -c --exclude=target --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+	Kbuild netmem/include netmem/*.rs devmem/*.rs devmem/core/src shim tests bench) |
+	tar -x -C "$out"
+echo "[modules $flavour] make -C $kdir M=$out" >&2
+make -s -C "$kdir" M="$out" LLVM=1 -j"$(nproc)" "$@" modules
+echo "$out"

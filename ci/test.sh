@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make test`: host tests, generated-code check, module build, then the in-VM suite on the
+# debug (KASAN, lockdep, kmemleak, DMA-API debug) kernel. Fails on any failure or splat.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cd "$repo"
+export PATH=$HOME/.cargo/bin:$PATH
+t0=$(date +%s)
+step() { echo "== [$(( $(date +%s) - t0 ))s] $*" >&2; }
+
+step "kernel (test flavour)"
+kdir=$(ci/kernel.sh test)
+step "host: cargo test"
+cargo test -q --workspace 2>&1 | grep -vE '^(running|$)' | grep -E 'test result|FAILED|panicked|error' || true
+cargo test -q --workspace >/dev/null
+step "host: loom model of the return ring"
+RUSTFLAGS="--cfg loom" cargo test -q --release -p devmem-core --test loom_ring --target-dir target/loom >/dev/null
+step "netlink: generated code matches the spec"
+ci/ynl-gen.sh --check
+step "modules"
+ci/modules.sh test >/dev/null
+step "cli"
+cargo build --release -q -p netmemctl
+step "VM suite"
+mkdir -p out/logs
+ci/vm.sh --kernel "$kdir" --timeout "${NMX_VM_TIMEOUT:-1500}" --log out/logs/test-console.log -- tests/vm/run.sh out/test
+step "all passed"

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The chunk descriptor shared with C drivers, and its state machine.
+//!
+//! C drivers see a [`Chunk`] through a C struct of the same layout and read only `dma` and
+//! `magic`. `magic` sits at offset 8, where `struct page` keeps `pp_magic`, so code that
+//! peeks at a netmem's magic finds [`DEVMEM_MAGIC`] and never mistakes a chunk for a
+//! page_pool page.
+//!
+//! State changes on paths where exactly one party owns the chunk (NAPI fast paths, the
+//! driver completing its own buffer) use a relaxed load and store: plain moves. Changes that
+//! can race with another party (userspace releasing a token, unbind reclaiming, a remote
+//! `put`) use compare-exchange so a double release or a lost race is detected atomically.
+
+// Also enforced when the kernel module includes this file on its own.
+#![forbid(unsafe_code)]
+
+use core::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+
+/// `magic` of every devmem chunk.
+pub const DEVMEM_MAGIC: u64 = 0xdead_0000_0000_00d0;
+/// The value page_pool stores in `pp_magic` (the poison base plus 0x40).
+pub const PP_SIGNATURE: u64 = 0xdead_0000_0000_0040;
+/// Bits of `pp_magic` page_pool compares with [`PP_SIGNATURE`]; the holes are its low flag
+/// bits 0..=1 and the DMA index it keeps in bits 7..=38.
+pub const PP_MAGIC_MASK: u64 = 0xffff_ff80_0000_007c;
+
+/// Bit 4 is set in [`DEVMEM_MAGIC`] but lies neither in [`PP_SIGNATURE`], nor in the DMA
+/// index field (bits 7..=38), nor in the low bits 0..=3 (flags): no page_pool `pp_magic`
+/// value, whatever index and flags it carries, can equal [`DEVMEM_MAGIC`].
+const DEVMEM_ONLY_BIT: u64 = 1 << 4;
+
+const _: () = assert!(DEVMEM_MAGIC & PP_MAGIC_MASK != PP_SIGNATURE);
+const _: () = assert!(DEVMEM_MAGIC & DEVMEM_ONLY_BIT != 0);
+const _: () = assert!(PP_SIGNATURE & DEVMEM_ONLY_BIT == 0);
+const _: () = assert!(PP_MAGIC_MASK & DEVMEM_ONLY_BIT != 0);
+// Index field bits 7..=38 and low bits 0..=3 avoid bit 4.
+const _: () = assert!(((u32::MAX as u64) << 7) & DEVMEM_ONLY_BIT == 0);
+const _: () = assert!(0xf & DEVMEM_ONLY_BIT == 0);
+
+/// Where a chunk is in its life.
+#[repr(u16)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkState {
+    /// In a queue cache, a remote-return ring or the free list.
+    Free = 0,
+    /// Allocated: owned by the driver or the device.
+    Posted = 1,
+    /// Received; its record is queued for userspace but not read yet.
+    Completed = 2,
+    /// Its record was read by userspace; the token is outstanding.
+    User = 3,
+}
+
+impl ChunkState {
+    fn from_raw(v: u16) -> Self {
+        // Only values written from a `ChunkState` are ever stored.
+        match v {
+            0 => Self::Free,
+            1 => Self::Posted,
+            2 => Self::Completed,
+            _ => Self::User,
+        }
+    }
+
+    /// Whether userspace holds the chunk (its record is queued or its token outstanding).
+    pub fn held_by_user(self) -> bool {
+        matches!(self, Self::Completed | Self::User)
+    }
+}
+
+/// Descriptor of one chunk of device memory. Layout shared with C: do not reorder.
+#[repr(C)]
+pub struct Chunk {
+    /// DMA address of the chunk, as mapped for the device.
+    pub dma: u64,
+    /// Always [`DEVMEM_MAGIC`]; at the offset of `struct page`'s `pp_magic`.
+    pub magic: u64,
+    /// Opaque back pointer for the kernel side (e.g. to its binding).
+    owner: AtomicUsize,
+    /// Index in the pool; chunk `i` starts at dma-buf offset `i << chunk_shift`.
+    pub index: u32,
+    /// A [`ChunkState`].
+    state: AtomicU16,
+    /// Queue slot that last allocated the chunk; where a remote return sends it.
+    queue: AtomicU16,
+}
+
+const _: () = assert!(core::mem::size_of::<Chunk>() == 32);
+const _: () = assert!(core::mem::offset_of!(Chunk, dma) == 0);
+const _: () = assert!(core::mem::offset_of!(Chunk, magic) == 8);
+
+impl Chunk {
+    /// A free chunk with the given index and DMA address.
+    pub fn new(index: u32, dma: u64) -> Self {
+        Self {
+            dma,
+            magic: DEVMEM_MAGIC,
+            owner: AtomicUsize::new(0),
+            index,
+            state: AtomicU16::new(ChunkState::Free as u16),
+            queue: AtomicU16::new(0),
+        }
+    }
+
+    /// Current state (a snapshot).
+    #[inline]
+    pub fn state(&self) -> ChunkState {
+        ChunkState::from_raw(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Queue slot that last allocated the chunk.
+    #[inline]
+    pub fn queue(&self) -> u16 {
+        self.queue.load(Ordering::Relaxed)
+    }
+
+    /// The kernel side's opaque back pointer.
+    #[inline]
+    pub fn owner(&self) -> usize {
+        self.owner.load(Ordering::Relaxed)
+    }
+
+    /// Sets the opaque back pointer.
+    pub fn set_owner(&self, owner: usize) {
+        self.owner.store(owner, Ordering::Relaxed);
+    }
+
+    /// Single-owner transition: a relaxed load and store, no read-modify-write. Only correct
+    /// when nobody else can change the state concurrently.
+    #[inline]
+    fn move_owned(&self, from: ChunkState, to: ChunkState) -> Result<(), ChunkState> {
+        let cur = self.state.load(Ordering::Relaxed);
+        if cur != from as u16 {
+            return Err(ChunkState::from_raw(cur));
+        }
+        self.state.store(to as u16, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Racing transition: exactly one of several contenders succeeds.
+    #[inline]
+    fn move_shared(&self, from: ChunkState, to: ChunkState) -> Result<(), ChunkState> {
+        self.state
+            .compare_exchange(from as u16, to as u16, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(ChunkState::from_raw)
+    }
+
+    /// Free -> Posted by the allocating queue, which owns the free chunk.
+    #[inline]
+    pub(crate) fn alloc_owned(&self, queue: u16) -> Result<(), ChunkState> {
+        self.move_owned(ChunkState::Free, ChunkState::Posted)?;
+        self.queue.store(queue, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Posted -> Free by the driver returning its own buffer in NAPI context.
+    #[inline]
+    pub(crate) fn free_owned(&self) -> Result<(), ChunkState> {
+        self.move_owned(ChunkState::Posted, ChunkState::Free)
+    }
+
+    /// Posted -> Free from any context; a concurrent double put is caught.
+    pub(crate) fn free_shared(&self) -> Result<(), ChunkState> {
+        self.move_shared(ChunkState::Posted, ChunkState::Free)
+    }
+
+    /// Posted -> Completed by the driver that received into it.
+    pub(crate) fn complete_owned(&self) -> Result<(), ChunkState> {
+        self.move_owned(ChunkState::Posted, ChunkState::Completed)
+    }
+
+    /// Completed -> User when userspace reads the record; races with unbind.
+    pub(crate) fn deliver(&self) -> Result<(), ChunkState> {
+        self.move_shared(ChunkState::Completed, ChunkState::User)
+    }
+
+    /// User -> Free when userspace releases the token; a double release fails here.
+    pub(crate) fn release(&self) -> Result<(), ChunkState> {
+        self.move_shared(ChunkState::User, ChunkState::Free)
+    }
+
+    /// Completed -> Free, dropping an undelivered record.
+    pub(crate) fn drop_completed(&self) -> Result<(), ChunkState> {
+        self.move_shared(ChunkState::Completed, ChunkState::Free)
+    }
+
+    /// Completed or User -> Free after unbind; true if this caller made the move.
+    pub(crate) fn reclaim(&self) -> bool {
+        self.drop_completed().is_ok() || self.release().is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_c() {
+        assert_eq!(core::mem::size_of::<Chunk>(), 32);
+        assert_eq!(core::mem::align_of::<Chunk>(), 8);
+        assert_eq!(core::mem::offset_of!(Chunk, dma), 0);
+        assert_eq!(core::mem::offset_of!(Chunk, magic), 8);
+        assert_eq!(core::mem::offset_of!(Chunk, owner), 16);
+        assert_eq!(core::mem::offset_of!(Chunk, index), 24);
+        assert_eq!(core::mem::offset_of!(Chunk, state), 28);
+        assert_eq!(core::mem::offset_of!(Chunk, queue), 30);
+    }
+
+    #[test]
+    fn magic_never_looks_like_page_pool() {
+        assert_ne!(DEVMEM_MAGIC & PP_MAGIC_MASK, PP_SIGNATURE);
+        // Sample the 32-bit index space (edges, every single bit, a stride) with every low
+        // flag combination; the const asserts above cover the rest by the bit-4 argument.
+        let mut samples = [0u64; 64 + 2];
+        for (bit, s) in samples.iter_mut().take(32).enumerate() {
+            *s = 1 << bit;
+        }
+        for (bit, s) in samples.iter_mut().skip(32).take(32).enumerate() {
+            *s = u64::from(u32::MAX) ^ (1 << bit);
+        }
+        samples[64] = 0;
+        samples[65] = u64::from(u32::MAX);
+        let strided = (0..=u64::from(u32::MAX)).step_by(65_537);
+        for i in samples.iter().copied().chain(strided) {
+            for low in 0..=3u64 {
+                let pp = PP_SIGNATURE | (i << 7) | low;
+                assert_ne!(pp, DEVMEM_MAGIC, "index {i:#x} low {low:#x}");
+                // Sanity: a genuine page_pool value passes page_pool's check, ours does not.
+                assert_eq!(pp & PP_MAGIC_MASK, PP_SIGNATURE);
+            }
+        }
+    }
+
+    #[test]
+    fn owned_transitions() {
+        let c = Chunk::new(7, 0x1000);
+        assert_eq!((c.index, c.dma, c.magic), (7, 0x1000, DEVMEM_MAGIC));
+        assert_eq!(c.state(), ChunkState::Free);
+        assert_eq!(c.free_owned(), Err(ChunkState::Free));
+        c.alloc_owned(3).unwrap();
+        assert_eq!((c.state(), c.queue()), (ChunkState::Posted, 3));
+        assert_eq!(c.alloc_owned(4), Err(ChunkState::Posted));
+        assert_eq!(c.queue(), 3);
+        c.free_owned().unwrap();
+        assert_eq!(c.free_shared(), Err(ChunkState::Free));
+        c.alloc_owned(1).unwrap();
+        c.free_shared().unwrap();
+        assert_eq!(c.state(), ChunkState::Free);
+        c.set_owner(0xabc);
+        assert_eq!(c.owner(), 0xabc);
+    }
+
+    #[test]
+    fn user_transitions() {
+        let c = Chunk::new(0, 0);
+        assert_eq!(c.complete_owned(), Err(ChunkState::Free));
+        c.alloc_owned(0).unwrap();
+        c.complete_owned().unwrap();
+        assert!(c.state().held_by_user());
+        assert_eq!(c.release(), Err(ChunkState::Completed));
+        c.deliver().unwrap();
+        assert_eq!(c.deliver(), Err(ChunkState::User));
+        c.release().unwrap();
+        assert_eq!(c.release(), Err(ChunkState::Free));
+        assert!(!c.reclaim());
+        c.alloc_owned(0).unwrap();
+        assert!(!c.reclaim());
+        c.complete_owned().unwrap();
+        assert!(c.reclaim());
+        assert_eq!(c.state(), ChunkState::Free);
+    }
+}

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! devmem_pool: RX buffers carved from a dma-buf bound to NIC RX queues.
+//!
+//! The logic (descriptors, rings, free list, caches, ownership states) is the host-tested
+//! `devmem-core` crate in `core/`, compiled into netmem.ko from the same source files; this
+//! module adds what only the kernel has: the dma-buf attachment and its lifetime.
+
+#[path = "platform_kernel.rs"]
+mod platform;
+
+#[path = "core/src/chunk.rs"]
+pub(crate) mod chunk;
+#[path = "core/src/layout.rs"]
+pub(crate) mod layout;
+#[path = "core/src/pool.rs"]
+pub(crate) mod pool;
+#[path = "core/src/ring.rs"]
+pub(crate) mod ring;
+#[path = "core/src/stack.rs"]
+pub(crate) mod stack;
+
+#[path = "binding.rs"]
+pub(crate) mod binding;

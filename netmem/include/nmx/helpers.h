@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * netmem call-site helpers for RX drivers.
+ *
+ * Allocation multiplexes on the queue (bound to a dma-buf or not); every other
+ * helper multiplexes on the buffer's signature. Each page branch is the
+ * page_pool call a driver would make anyway: while no dma-buf is bound
+ * anywhere, the static key makes it the bare call; while one is bound
+ * somewhere, it adds one predictable compare of page->pp_magic.
+ *
+ * Context rules follow page_pool: nmx_alloc() and nmx_recycle_direct() run in
+ * the queue's NAPI context (BH disabled); nmx_put() runs anywhere.
+ */
+#ifndef _NMX_HELPERS_H
+#define _NMX_HELPERS_H
+
+#include <linux/jump_label.h>
+#include <linux/skbuff.h>
+#include <net/page_pool/helpers.h>
+#include <nmx/types.h>
+
+/* Enabled while at least one dma-buf binding exists. */
+DECLARE_STATIC_KEY_FALSE(nmx_devmem_live);
+
+static __always_inline struct page *nmx_buf_page(struct nmx_buf *buf)
+{
+	return (struct page *)buf;
+}
+
+static __always_inline struct nmx_chunk *nmx_buf_chunk(struct nmx_buf *buf)
+{
+	return (struct nmx_chunk *)buf;
+}
+
+/**
+ * nmx_buf_is_devmem() - is this handle a devmem chunk?
+ * @buf: buffer handle
+ *
+ * Return: true for a devmem chunk, false for a page_pool page.
+ */
+static __always_inline bool nmx_buf_is_devmem(const struct nmx_buf *buf)
+{
+	return static_branch_unlikely(&nmx_devmem_live) &&
+	       unlikely(((const struct nmx_chunk *)buf)->magic == NMX_DEVMEM_MAGIC);
+}
+
+/**
+ * nmx_alloc() - allocate an RX buffer for a queue
+ * @rxq: the queue
+ *
+ * Devmem chunk while a dma-buf is bound to @rxq, page_pool page otherwise.
+ * NAPI context only.
+ *
+ * Return: the buffer, or NULL when the pool is empty.
+ */
+static __always_inline struct nmx_buf *nmx_alloc(struct nmx_rxq *rxq)
+{
+	if (static_branch_unlikely(&nmx_devmem_live)) {
+		struct nmx_devmem_queue *q = READ_ONCE(rxq->devmem);
+
+		if (q)
+			return nmx_devmem_alloc(q);
+	}
+	return (struct nmx_buf *)page_pool_dev_alloc_pages(rxq->pp);
+}
+
+/**
+ * nmx_buf_dma_addr() - device address of an RX buffer
+ * @buf: buffer handle
+ */
+static __always_inline dma_addr_t nmx_buf_dma_addr(const struct nmx_buf *buf)
+{
+	if (nmx_buf_is_devmem(buf))
+		return ((const struct nmx_chunk *)buf)->dma;
+	return page_pool_get_dma_addr((const struct page *)buf);
+}
+
+/**
+ * nmx_dma_sync_for_cpu() - make received bytes visible to the CPU
+ * @rxq: the queue the buffer was allocated on
+ * @buf: buffer handle
+ * @offset: offset of the data in the buffer
+ * @len: length of the data
+ *
+ * Devmem payload is never read by the kernel (userspace reaches it through
+ * the dma-buf), so the devmem branch has nothing to do.
+ */
+static __always_inline void nmx_dma_sync_for_cpu(const struct nmx_rxq *rxq,
+						 const struct nmx_buf *buf,
+						 u32 offset, u32 len)
+{
+	if (nmx_buf_is_devmem(buf))
+		return;
+	page_pool_dma_sync_for_cpu(rxq->pp, (const struct page *)buf, offset, len);
+}
+
+/**
+ * nmx_recycle_direct() - return an unused RX buffer from NAPI context
+ * @rxq: the queue the buffer was allocated on
+ * @buf: buffer handle
+ */
+static __always_inline void nmx_recycle_direct(struct nmx_rxq *rxq,
+					       struct nmx_buf *buf)
+{
+	if (nmx_buf_is_devmem(buf))
+		nmx_devmem_recycle_direct(nmx_buf_chunk(buf));
+	else
+		page_pool_recycle_direct(rxq->pp, nmx_buf_page(buf));
+}
+
+/**
+ * nmx_put() - return an RX buffer from any context
+ * @rxq: the queue the buffer was allocated on
+ * @buf: buffer handle
+ * @allow_direct: caller is in the queue's NAPI context
+ */
+static __always_inline void nmx_put(struct nmx_rxq *rxq, struct nmx_buf *buf,
+				    bool allow_direct)
+{
+	if (nmx_buf_is_devmem(buf)) {
+		if (allow_direct)
+			nmx_devmem_recycle_direct(nmx_buf_chunk(buf));
+		else
+			nmx_devmem_put(nmx_buf_chunk(buf));
+	} else {
+		page_pool_put_full_page(rxq->pp, nmx_buf_page(buf), allow_direct);
+	}
+}
+
+/**
+ * nmx_rx_devmem() - hand a received devmem buffer to its binding
+ * @buf: buffer handle, filled by the device
+ * @offset: offset of the data in the buffer
+ * @len: length of the data
+ *
+ * Devmem buffers never enter an skb: the core skb free path only knows
+ * page_pool. For a devmem buffer this records {offset, length, token, queue}
+ * for the binding's owner and takes the buffer from the driver. For a page it
+ * does nothing, and the driver builds its skb as usual (nmx_skb_add_page()).
+ *
+ * Return: true if @buf was devmem and is consumed.
+ */
+static __always_inline bool nmx_rx_devmem(struct nmx_buf *buf, u32 offset, u32 len)
+{
+	if (!nmx_buf_is_devmem(buf))
+		return false;
+	nmx_devmem_rx_complete(nmx_buf_chunk(buf), offset, len);
+	return true;
+}
+
+/**
+ * nmx_skb_mark_for_recycle() - let the stack recycle an skb's page_pool pages
+ * @skb: an skb built from page buffers only
+ */
+static __always_inline void nmx_skb_mark_for_recycle(struct sk_buff *skb)
+{
+	skb_mark_for_recycle(skb);
+}
+
+#endif /* _NMX_HELPERS_H */

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * netmem: one RX buffer handle for page_pool pages and devmem (dma-buf) chunks.
+ *
+ * Types and out-of-line API. Light enough to include from any driver header;
+ * the inline call-site helpers live in <nmx/helpers.h>.
+ *
+ * Design (the "Jesper" layering): page_pool is left untouched. A devmem chunk
+ * descriptor carries its own signature at the offset of page->pp_magic, so a
+ * driver call site tells the two apart with one compare on memory it touches
+ * anyway, and a static key removes even that compare while no dma-buf is bound
+ * anywhere.
+ */
+#ifndef _NMX_TYPES_H
+#define _NMX_TYPES_H
+
+#include <linux/build_bug.h>
+#include <linux/mm_types.h>
+#include <linux/poison.h>
+#include <linux/stddef.h>
+#include <linux/types.h>
+
+struct device;
+struct net_device;
+struct netlink_ext_ack;
+struct page_pool;
+
+/*
+ * Signature of a devmem chunk, stored where a page keeps pp_magic. 0xd0 has
+ * bit 4 set, which PP_SIGNATURE (0x40) has clear and PP_MAGIC_MASK keeps, so
+ * page_pool_page_is_pp() can never accept a chunk; and no page_pool page has
+ * 0xd0 in its low byte, so a page never looks devmem.
+ */
+#define NMX_DEVMEM_MAGIC	(0xd0UL + POISON_POINTER_DELTA)
+
+/**
+ * struct nmx_buf - opaque RX buffer handle.
+ *
+ * Points either at a &struct page owned by a page_pool or at a
+ * &struct nmx_chunk of a devmem binding. Use nmx_buf_is_devmem() to tell them
+ * apart, never pointer tags.
+ */
+struct nmx_buf;
+
+struct nmx_devmem_queue;
+
+/**
+ * struct nmx_chunk - descriptor of one chunk of a dma-buf bound to RX queues.
+ * @dma: device address of the chunk for the bound NIC's DMA device
+ * @magic: NMX_DEVMEM_MAGIC, at the offset of page->pp_magic
+ * @owner: the binding (private to netmem.ko)
+ * @index: chunk number; its dma-buf offset is @index times the chunk size
+ * @state: ownership state (free, posted, held by user), private to netmem.ko
+ * @queue: slot of the bound queue it was last allocated on, private
+ *
+ * 32 bytes: two descriptors per 64-byte cache line.
+ */
+struct nmx_chunk {
+	u64 dma;
+	unsigned long magic;
+	void *owner;
+	u32 index;
+	u16 state;
+	u16 queue;
+};
+
+static_assert(offsetof(struct nmx_chunk, magic) == offsetof(struct page, pp_magic));
+static_assert(sizeof(struct nmx_chunk) == 32);
+
+/**
+ * struct nmx_rxq - the part of a registered RX queue that call sites read.
+ * @pp: the queue's page_pool; page buffers come from it
+ * @devmem: non-NULL while a dma-buf feeds this queue. Read under NAPI (BH)
+ *	context; netmem clears it and waits an RCU grace period on unbind.
+ *
+ * Allocated by nmx_rxq_register(); the rest of the object is private.
+ */
+struct nmx_rxq {
+	struct page_pool *pp;
+	struct nmx_devmem_queue *devmem;
+};
+
+/* Flags for nmx_rxq_register(). */
+/* The "device" is the CPU (test NIC): map the dma-buf for CPU writes too. */
+#define NMX_RXQ_F_CPU_COPY	BIT(0)
+
+struct nmx_rxq *nmx_rxq_register(struct net_device *netdev, u32 queue,
+				 struct page_pool *pp, struct device *dma_dev,
+				 u32 flags);
+void nmx_rxq_unregister(struct nmx_rxq *rxq);
+
+/* devmem_pool entry points behind the helpers (implemented in Rust). */
+struct nmx_buf *nmx_devmem_alloc(struct nmx_devmem_queue *q);
+void nmx_devmem_recycle_direct(struct nmx_chunk *chunk);
+void nmx_devmem_put(struct nmx_chunk *chunk);
+int nmx_devmem_rx_complete(struct nmx_chunk *chunk, u32 offset, u32 len);
+int nmx_devmem_cpu_write(const struct nmx_chunk *chunk, u32 offset,
+			 const void *data, u32 len);
+u32 nmx_devmem_chunk_size(const struct nmx_chunk *chunk);
+
+/**
+ * struct nmx_binding_info - state of a binding, as binding-get reports it
+ *
+ * Chunk counts come from one scan of the chunk states; counters are sums of
+ * per-queue NAPI-local and shared counters, read without stopping traffic.
+ */
+struct nmx_binding_info {
+	u32 id;
+	u32 ifindex;
+	u32 chunk_size;
+	u32 nqueues;
+	u32 queues[16];
+	u64 dmabuf_size;
+	u32 chunks_total;
+	u32 chunks_free;
+	u32 chunks_posted;
+	u32 chunks_completed;
+	u32 chunks_user;
+	u64 alloc_fast;
+	u64 alloc_slow;
+	u64 recycle_cached;
+	u64 recycle_ring;
+	u64 ring_full;
+	u64 empty;
+	u64 inflight;
+	u64 held_by_user;
+	u64 bad_put;
+};
+
+/**
+ * struct nmx_record - one received devmem buffer, for the binding's owner
+ * @offset: byte offset of the data in the dma-buf
+ * @len: length of the data
+ * @token: give it back with nmx_binding_release() when done with the bytes
+ * @queue: RX queue the data arrived on
+ */
+struct nmx_record {
+	u64 offset;
+	u32 len;
+	u32 token;
+	u32 queue;
+};
+
+#define NMX_MAX_QUEUES_PER_BINDING	16
+
+/* In-kernel control API; the bind-dmabuf netlink family uses the same code. */
+int nmx_bind_dmabuf(struct net_device *netdev, const u32 *queues, u32 nqueues,
+		    int fd, u32 chunk_size, struct netlink_ext_ack *extack);
+int nmx_unbind(u32 id);
+int nmx_binding_info(u32 id, struct nmx_binding_info *info);
+int nmx_binding_read(u32 id, struct nmx_record *records, u32 max);
+int nmx_binding_release(u32 id, const u32 *tokens, u32 n);
+
+#endif /* _NMX_TYPES_H */

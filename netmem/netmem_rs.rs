@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! netmem: one RX buffer layer over page_pool pages and dma-buf ("devmem") chunks.
+//!
+//! page_pool stays untouched. Drivers include `<nmx/helpers.h>`, whose inline call-site
+//! helpers tell a page from a devmem chunk by the signature at `page->pp_magic`'s offset
+//! and call either page_pool or the exported entry points of this module. This crate holds
+//! the devmem_pool ([`devmem`]), the queue and binding registry, the C API ([`api`]) and the
+//! `bind-dmabuf` generic netlink handlers ([`netlink`]). C glue is in `shim/`.
+
+use kernel::prelude::*;
+
+mod api;
+#[path = "../devmem/devmem.rs"]
+mod devmem;
+mod ffi;
+mod netlink;
+mod registry;
+mod rxq;
+
+module! {
+    type: Netmem,
+    name: "netmem",
+    author: "netmem developers",
+    description: "netmem: page_pool and dma-buf RX buffers behind one driver API",
+    license: "GPL",
+}
+
+struct Netmem;
+
+impl kernel::Module for Netmem {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: Called once, from module init, before anything else in the module runs.
+        kernel::error::to_result(unsafe { ffi::nmx_shim_init() })?;
+        pr_info!("netmem: loaded (devmem chunk descriptor: {} bytes)\n", core::mem::size_of::<devmem::chunk::Chunk>());
+        Ok(Netmem)
+    }
+}
+
+impl Drop for Netmem {
+    fn drop(&mut self) {
+        // Order: stop requests and events, tear bindings down, then run queued releases.
+        // SAFETY: Module exit; `init` succeeded.
+        unsafe { ffi::nmx_shim_exit_sources() };
+        registry::shutdown();
+        // SAFETY: As above; nothing queues work any more.
+        unsafe { ffi::nmx_shim_exit_wq() };
+    }
+}

@@ -1,0 +1,448 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netmem C glue: the parts of netmem.ko that only C can express.
+ *
+ * - MODULE_IMPORT_NS(DMA_BUF) and EXPORT_SYMBOL_GPL for the Rust-implemented API
+ *   (module! has no key for either in 6.12);
+ * - the nmx_devmem_live static key;
+ * - wrappers for static inline kernel APIs and for struct fields whose layout
+ *   depends on the config (like rust/helpers/ does for the kernel crate);
+ * - notifier blocks and the generated genetlink family registration.
+ *
+ * No policy lives here: every decision is made by the Rust side.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/iosys-map.h>
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/netlink.h>
+#include <linux/rcupdate.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <net/genetlink.h>
+#include <net/net_namespace.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+
+#include <nmx/helpers.h>
+#include "netmem_shim.h"
+#include "gen/bind-dmabuf-nl.h"
+
+MODULE_IMPORT_NS(DMA_BUF);
+
+DEFINE_STATIC_KEY_FALSE(nmx_devmem_live);
+EXPORT_SYMBOL_GPL(nmx_devmem_live);
+
+/* The driver-facing API, implemented in Rust (netmem/, devmem/). */
+EXPORT_SYMBOL_GPL(nmx_rxq_register);
+EXPORT_SYMBOL_GPL(nmx_rxq_unregister);
+EXPORT_SYMBOL_GPL(nmx_devmem_alloc);
+EXPORT_SYMBOL_GPL(nmx_devmem_recycle_direct);
+EXPORT_SYMBOL_GPL(nmx_devmem_put);
+EXPORT_SYMBOL_GPL(nmx_devmem_rx_complete);
+EXPORT_SYMBOL_GPL(nmx_devmem_cpu_write);
+EXPORT_SYMBOL_GPL(nmx_devmem_chunk_size);
+EXPORT_SYMBOL_GPL(nmx_bind_dmabuf);
+EXPORT_SYMBOL_GPL(nmx_unbind);
+EXPORT_SYMBOL_GPL(nmx_binding_info);
+EXPORT_SYMBOL_GPL(nmx_binding_read);
+EXPORT_SYMBOL_GPL(nmx_binding_release);
+
+void nmx_shim_devmem_live_inc(void)
+{
+	static_branch_inc(&nmx_devmem_live);
+}
+
+void nmx_shim_devmem_live_dec(void)
+{
+	static_branch_dec(&nmx_devmem_live);
+}
+
+/* Global registry lock (rxqs and bindings); process context only. */
+static DEFINE_MUTEX(nmx_registry_mutex);
+
+void nmx_shim_registry_lock(void)
+{
+	mutex_lock(&nmx_registry_mutex);
+}
+
+void nmx_shim_registry_unlock(void)
+{
+	mutex_unlock(&nmx_registry_mutex);
+}
+
+/* BH-safe spinlocks for state shared by NAPI and process context. */
+spinlock_t *nmx_shim_spinlock_new(void)
+{
+	spinlock_t *lock = kmalloc(sizeof(*lock), GFP_KERNEL);
+
+	if (lock)
+		spin_lock_init(lock);
+	return lock;
+}
+
+void nmx_shim_spinlock_free(spinlock_t *lock)
+{
+	kfree(lock);
+}
+
+void nmx_shim_spin_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void nmx_shim_spin_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
+void nmx_shim_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void nmx_shim_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
+/* dma-buf and its DMA mapping. */
+u64 nmx_shim_dmabuf_size(const struct dma_buf *buf)
+{
+	return buf->size;
+}
+
+bool nmx_shim_dev_has_dma_mask(const struct device *dev)
+{
+	return dev->dma_mask && *dev->dma_mask;
+}
+
+u32 nmx_shim_sgt_dma_nents(const struct sg_table *sgt)
+{
+	return sgt->nents;
+}
+
+u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, u64 *dma, u64 *len, u32 max)
+{
+	struct scatterlist *sg;
+	u32 n = 0;
+	int i;
+
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		if (n == max)
+			break;
+		dma[n] = sg_dma_address(sg);
+		len[n] = sg_dma_len(sg);
+		n++;
+	}
+	return n;
+}
+
+void *nmx_shim_dmabuf_vmap(struct dma_buf *buf)
+{
+	struct iosys_map map;
+	int err;
+
+	err = dma_buf_vmap_unlocked(buf, &map);
+	if (err)
+		return ERR_PTR(err);
+	if (map.is_iomem) {
+		dma_buf_vunmap_unlocked(buf, &map);
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	return map.vaddr;
+}
+
+void nmx_shim_dmabuf_vunmap(struct dma_buf *buf, void *vaddr)
+{
+	struct iosys_map map = IOSYS_MAP_INIT_VADDR(vaddr);
+
+	dma_buf_vunmap_unlocked(buf, &map);
+}
+
+/* Deferred work: teardown that sleeps runs on netmem's own workqueue. */
+static struct workqueue_struct *nmx_wq;
+
+struct nmx_shim_work {
+	struct work_struct work;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void nmx_shim_work_fn(struct work_struct *work)
+{
+	struct nmx_shim_work *w = container_of(work, struct nmx_shim_work, work);
+
+	w->fn(w->arg);
+}
+
+struct nmx_shim_work *nmx_shim_work_new(void (*fn)(void *arg), void *arg)
+{
+	struct nmx_shim_work *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	INIT_WORK(&w->work, nmx_shim_work_fn);
+	w->fn = fn;
+	w->arg = arg;
+	return w;
+}
+
+void nmx_shim_work_queue(struct nmx_shim_work *w)
+{
+	queue_work(nmx_wq, &w->work);
+}
+
+void nmx_shim_work_free(struct nmx_shim_work *w)
+{
+	kfree(w);
+}
+
+/* net_device fields and refs. */
+struct net_device *nmx_shim_dev_get_by_index(struct net *net, u32 ifindex)
+{
+	return dev_get_by_index(net, ifindex);
+}
+
+void nmx_shim_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
+}
+
+u32 nmx_shim_netdev_ifindex(const struct net_device *dev)
+{
+	return dev->ifindex;
+}
+
+u32 nmx_shim_netdev_real_num_rx_queues(const struct net_device *dev)
+{
+	return dev->real_num_rx_queues;
+}
+
+struct net *nmx_shim_netdev_net(const struct net_device *dev)
+{
+	return dev_net(dev);
+}
+
+/* Notifiers: a device going away, a netlink socket closing. */
+static int nmx_shim_netdev_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	if (event == NETDEV_UNREGISTER)
+		nmx_rs_netdev_unregister(netdev_notifier_info_to_dev(ptr));
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block nmx_shim_netdev_nb = {
+	.notifier_call = nmx_shim_netdev_event,
+};
+
+static int nmx_shim_netlink_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	struct netlink_notify *n = ptr;
+
+	if (event == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC)
+		nmx_rs_netlink_release(n->net, n->portid);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block nmx_shim_netlink_nb = {
+	.notifier_call = nmx_shim_netlink_event,
+};
+
+int nmx_shim_init(void)
+{
+	int err;
+
+	nmx_wq = alloc_workqueue("nmx", WQ_UNBOUND, 0);
+	if (!nmx_wq)
+		return -ENOMEM;
+	err = register_netdevice_notifier(&nmx_shim_netdev_nb);
+	if (err)
+		goto err_wq;
+	err = netlink_register_notifier(&nmx_shim_netlink_nb);
+	if (err)
+		goto err_netdev;
+	err = genl_register_family(&bind_dmabuf_nl_family);
+	if (err)
+		goto err_netlink;
+	return 0;
+
+err_netlink:
+	netlink_unregister_notifier(&nmx_shim_netlink_nb);
+err_netdev:
+	unregister_netdevice_notifier(&nmx_shim_netdev_nb);
+err_wq:
+	destroy_workqueue(nmx_wq);
+	return err;
+}
+
+/* First half of module exit: no new requests, no new events. */
+void nmx_shim_exit_sources(void)
+{
+	genl_unregister_family(&bind_dmabuf_nl_family);
+	netlink_unregister_notifier(&nmx_shim_netlink_nb);
+	unregister_netdevice_notifier(&nmx_shim_netdev_nb);
+}
+
+/* Second half, after Rust tore the bindings down: run what is queued. */
+void nmx_shim_exit_wq(void)
+{
+	destroy_workqueue(nmx_wq);
+}
+
+/* Generic netlink requests and replies. */
+const struct nlattr *nmx_shim_info_attr(const struct genl_info *info, u32 type)
+{
+	return info->attrs[type];
+}
+
+bool nmx_shim_req_attr_missing(struct genl_info *info, u32 type)
+{
+	return GENL_REQ_ATTR_CHECK(info, type);
+}
+
+u32 nmx_shim_nla_u32(const struct nlattr *nla)
+{
+	return nla_get_u32(nla);
+}
+
+/* Next top-level attribute of @type after @prev (NULL: the first). */
+const struct nlattr *nmx_shim_info_next(const struct genl_info *info, u32 type,
+					const struct nlattr *prev)
+{
+	const struct nlattr *nla;
+	int rem;
+
+	nla_for_each_attr(nla, genlmsg_data(info->genlhdr), genlmsg_len(info->genlhdr), rem) {
+		if (prev) {
+			if (nla == prev)
+				prev = NULL;
+			continue;
+		}
+		if (nla_type(nla) == type)
+			return nla;
+	}
+	return NULL;
+}
+
+int nmx_shim_parse_queue(const struct nlattr *nest, struct genl_info *info,
+			 u32 *id, u32 *type)
+{
+	struct nlattr *tb[ARRAY_SIZE(bind_dmabuf_queue_nl_policy)];
+	int err;
+
+	err = nla_parse_nested(tb, ARRAY_SIZE(tb) - 1, nest, bind_dmabuf_queue_nl_policy,
+			       info->extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(info->extack, nest, tb, BIND_DMABUF_A_QUEUE_ID) ||
+	    NL_REQ_ATTR_CHECK(info->extack, nest, tb, BIND_DMABUF_A_QUEUE_TYPE))
+		return -EINVAL;
+	*id = nla_get_u32(tb[BIND_DMABUF_A_QUEUE_ID]);
+	*type = nla_get_u32(tb[BIND_DMABUF_A_QUEUE_TYPE]);
+	return 0;
+}
+
+u32 nmx_shim_info_portid(const struct genl_info *info)
+{
+	return info->snd_portid;
+}
+
+struct net *nmx_shim_info_net(const struct genl_info *info)
+{
+	return genl_info_net(info);
+}
+
+struct netlink_ext_ack *nmx_shim_info_extack(const struct genl_info *info)
+{
+	return info->extack;
+}
+
+/* @msg must be static: extack keeps the pointer. */
+void nmx_shim_extack_msg(struct netlink_ext_ack *extack, const char *msg,
+			 const struct nlattr *bad)
+{
+	if (!extack)
+		return;
+	extack->_msg = msg;
+	if (bad)
+		extack->bad_attr = bad;
+}
+
+struct sk_buff *nmx_shim_genl_new(u32 size)
+{
+	return genlmsg_new(size, GFP_KERNEL);
+}
+
+void nmx_shim_genl_free(struct sk_buff *skb)
+{
+	nlmsg_free(skb);
+}
+
+void *nmx_shim_genl_put_reply(struct sk_buff *skb, struct genl_info *info)
+{
+	return genlmsg_iput(skb, info);
+}
+
+int nmx_shim_genl_reply(struct sk_buff *skb, void *hdr, struct genl_info *info)
+{
+	genlmsg_end(skb, hdr);
+	return genlmsg_reply(skb, info);
+}
+
+void *nmx_shim_genl_put_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	return genlmsg_iput(skb, genl_info_dump(cb));
+}
+
+void nmx_shim_genl_end(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_end(skb, hdr);
+}
+
+void nmx_shim_genl_cancel(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_cancel(skb, hdr);
+}
+
+long *nmx_shim_cb_cursor(struct netlink_callback *cb)
+{
+	return &cb->args[0];
+}
+
+struct net *nmx_shim_cb_net(const struct netlink_callback *cb)
+{
+	return sock_net(cb->skb->sk);
+}
+
+int nmx_shim_put_u32(struct sk_buff *skb, u32 type, u32 value)
+{
+	return nla_put_u32(skb, type, value);
+}
+
+int nmx_shim_put_uint(struct sk_buff *skb, u32 type, u64 value)
+{
+	return nla_put_uint(skb, type, value);
+}
+
+struct nlattr *nmx_shim_nest_start(struct sk_buff *skb, u32 type)
+{
+	return nla_nest_start(skb, type);
+}
+
+void nmx_shim_nest_end(struct sk_buff *skb, struct nlattr *nest)
+{
+	nla_nest_end(skb, nest);
+}
+
+int nmx_shim_put_u64(struct sk_buff *skb, u32 type, u64 value, u32 pad)
+{
+	return nla_put_u64_64bit(skb, type, value, pad);
+}
+
+u32 nmx_shim_skb_len(const struct sk_buff *skb)
+{
+	return skb->len;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Prototypes of the netmem C glue (shim/netmem_shim.c) and of the Rust
+ * callbacks it calls. The Rust side declares the same functions in
+ * netmem/ffi.rs; keep the two in step.
+ */
+#ifndef _NMX_SHIM_H
+#define _NMX_SHIM_H
+
+#include <linux/types.h>
+
+struct device;
+struct dma_buf;
+struct genl_info;
+struct net;
+struct net_device;
+struct netlink_callback;
+struct netlink_ext_ack;
+struct nlattr;
+struct sg_table;
+struct sk_buff;
+struct nmx_shim_work;
+
+/* Implemented in Rust. */
+void nmx_rs_netdev_unregister(struct net_device *dev);
+void nmx_rs_netlink_release(struct net *net, u32 portid);
+
+int nmx_shim_init(void);
+void nmx_shim_exit_sources(void);
+void nmx_shim_exit_wq(void);
+
+void nmx_shim_devmem_live_inc(void);
+void nmx_shim_devmem_live_dec(void);
+void nmx_shim_registry_lock(void);
+void nmx_shim_registry_unlock(void);
+spinlock_t *nmx_shim_spinlock_new(void);
+void nmx_shim_spinlock_free(spinlock_t *lock);
+void nmx_shim_spin_lock_bh(spinlock_t *lock);
+void nmx_shim_spin_unlock_bh(spinlock_t *lock);
+void nmx_shim_local_bh_disable(void);
+void nmx_shim_local_bh_enable(void);
+
+u64 nmx_shim_dmabuf_size(const struct dma_buf *buf);
+bool nmx_shim_dev_has_dma_mask(const struct device *dev);
+u32 nmx_shim_sgt_dma_nents(const struct sg_table *sgt);
+u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, u64 *dma, u64 *len, u32 max);
+void *nmx_shim_dmabuf_vmap(struct dma_buf *buf);
+void nmx_shim_dmabuf_vunmap(struct dma_buf *buf, void *vaddr);
+
+struct nmx_shim_work *nmx_shim_work_new(void (*fn)(void *arg), void *arg);
+void nmx_shim_work_queue(struct nmx_shim_work *w);
+void nmx_shim_work_free(struct nmx_shim_work *w);
+
+struct net_device *nmx_shim_dev_get_by_index(struct net *net, u32 ifindex);
+void nmx_shim_dev_put(struct net_device *dev);
+u32 nmx_shim_netdev_ifindex(const struct net_device *dev);
+u32 nmx_shim_netdev_real_num_rx_queues(const struct net_device *dev);
+struct net *nmx_shim_netdev_net(const struct net_device *dev);
+
+const struct nlattr *nmx_shim_info_attr(const struct genl_info *info, u32 type);
+bool nmx_shim_req_attr_missing(struct genl_info *info, u32 type);
+u32 nmx_shim_nla_u32(const struct nlattr *nla);
+const struct nlattr *nmx_shim_info_next(const struct genl_info *info, u32 type,
+					const struct nlattr *prev);
+int nmx_shim_parse_queue(const struct nlattr *nest, struct genl_info *info,
+			 u32 *id, u32 *type);
+u32 nmx_shim_info_portid(const struct genl_info *info);
+struct net *nmx_shim_info_net(const struct genl_info *info);
+struct netlink_ext_ack *nmx_shim_info_extack(const struct genl_info *info);
+void nmx_shim_extack_msg(struct netlink_ext_ack *extack, const char *msg,
+			 const struct nlattr *bad);
+struct sk_buff *nmx_shim_genl_new(u32 size);
+void nmx_shim_genl_free(struct sk_buff *skb);
+void *nmx_shim_genl_put_reply(struct sk_buff *skb, struct genl_info *info);
+int nmx_shim_genl_reply(struct sk_buff *skb, void *hdr, struct genl_info *info);
+void *nmx_shim_genl_put_dump(struct sk_buff *skb, struct netlink_callback *cb);
+void nmx_shim_genl_end(struct sk_buff *skb, void *hdr);
+void nmx_shim_genl_cancel(struct sk_buff *skb, void *hdr);
+long *nmx_shim_cb_cursor(struct netlink_callback *cb);
+struct net *nmx_shim_cb_net(const struct netlink_callback *cb);
+int nmx_shim_put_u32(struct sk_buff *skb, u32 type, u32 value);
+int nmx_shim_put_uint(struct sk_buff *skb, u32 type, u64 value);
+int nmx_shim_put_u64(struct sk_buff *skb, u32 type, u64 value, u32 pad);
+u32 nmx_shim_skb_len(const struct sk_buff *skb);
+struct nlattr *nmx_shim_nest_start(struct sk_buff *skb, u32 type);
+void nmx_shim_nest_end(struct sk_buff *skb, struct nlattr *nest);
+
+#endif /* _NMX_SHIM_H */
