@@ -34,6 +34,11 @@ hash=$(cat "${frags[@]}" | sha256sum | cut -c1-12)
 out=$cache/linux-$kver-$flavour-$hash
 kmake=(make -C "$src" O="$out" LLVM=1 -j"$jobs")
 
+# One build per tree at a time: a second caller waits for the first and reuses its result.
+mkdir -p "$cache"
+exec 9>"$cache/.lock-$flavour-$hash"
+flock 9
+
 if [ -f "$out/.netmem-built" ]; then
 	log "cached: $out"
 	echo "$out"

@@ -16,7 +16,10 @@ out=${NMX_MODULES_OUT:-$repo/out/$flavour}
 export PATH=$HOME/.cargo/bin:$PATH
 
 mkdir -p "$out"
-(cd "$repo" && tar -c --exclude=target --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+# NMX_MODULES_EXCLUDE="bench ..." leaves module directories out (work in progress elsewhere).
+excl=()
+for d in ${NMX_MODULES_EXCLUDE:-}; do excl+=(--exclude="$d"); rm -rf "${out:?}/$d"; done
+(cd "$repo" && tar -c --exclude=target --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' "${excl[@]}" \
 	Kbuild netmem/include netmem/*.rs devmem/*.rs devmem/core/src shim tests bench) |
 	tar -x -C "$out"
 echo "[modules $flavour] make -C $kdir M=$out" >&2

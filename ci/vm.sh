@@ -34,7 +34,7 @@ bzimage=$kdir/arch/x86/boot/bzImage
 [ -f "$bzimage" ] || { echo "vm: no kernel at $bzimage" >&2; exit 2; }
 
 cache=${NETMEM_CACHE:-/var/cache/netmem}
-initrd=$cache/initramfs-$( (sha256sum "$here/guest/init"; busybox | head -1) | sha256sum | cut -c1-12).cpio.gz
+initrd=$cache/initramfs-$( (sha256sum "$here/guest/init"; dpkg-query -W busybox-static) | sha256sum | cut -c1-12).cpio.gz
 if [ ! -f "$initrd" ]; then
 	stage=$(mktemp -d)
 	mkdir -p "$stage"/{bin,dev,proc,sys,host}
@@ -63,10 +63,10 @@ if [ "$bench" = 1 ]; then
 fi
 [ "${NMX_KVM:-0}" = 1 ] && accel=(-accel kvm -cpu host)
 
-cmdline="console=ttyS0 panic=-1 nokaslr nmx.repo=$repo udmabuf.size_limit_mb=1024 loglevel=6"
+cmdline="console=ttyS0 panic=-1 tsc=reliable nmx.repo=$repo udmabuf.size_limit_mb=1024 loglevel=6"
 echo "[vm] booting $bzimage (${accel[*]}, $smp vCPUs, $mem), timeout ${timeout}s" >&2
 set +e
-timeout --foreground -k 10 "$timeout" qemu-system-x86_64 "${accel[@]}" -smp "$smp" -m "$mem" \
+timeout --foreground -k 10 "$timeout" qemu-system-x86_64 -machine q35 "${accel[@]}" -smp "$smp" -m "$mem" \
 	-nographic -no-reboot -kernel "$bzimage" -initrd "$initrd" -append "$cmdline" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$repo",mount_tag=repo,security_model=none \

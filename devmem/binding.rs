@@ -231,22 +231,23 @@ impl Binding {
     /// an RCU grace period, then their caches and return rings go to the free list.
     /// Registry lock held.
     pub(crate) fn detach_queues(&self, which: impl Fn(&BoundQueue) -> bool) {
-        let mut any = false;
+        // The slots this call detaches: the `rxq` pointers it clears no longer tell.
+        let mut mine = [false; crate::registry::MAX_QUEUES];
         for q in self.queues.iter().filter(|q| which(q)) {
             let rxq = q.rxq.swap(core::ptr::null_mut(), Ordering::Relaxed);
             if !rxq.is_null() {
                 // SAFETY: Registry lock held: a still attached rxq is registered, so alive.
                 unsafe { (*rxq).unbind() };
                 self.pool.mark_detached(q.slot);
-                any = true;
+                mine[usize::from(q.slot)] = true;
             }
         }
-        if !any {
+        if !mine.contains(&true) {
             return;
         }
         // No NAPI runs an allocation or a direct recycle on these queues past this point.
         ffi::synchronize_rcu_bh();
-        for q in self.queues.iter().filter(|q| which(q) && self.pool.is_detached(q.slot)) {
+        for q in self.queues.iter().filter(|q| mine[usize::from(q.slot)]) {
             // SAFETY: The queue is detached and a grace period passed: NAPI contexts (BH
             // sections) that could hold the cache are over, and new ones see `detached`.
             let cache = unsafe { &mut *q.cache.get() };

@@ -45,5 +45,6 @@ impl Drop for Netmem {
         registry::shutdown();
         // SAFETY: As above; nothing queues work any more.
         unsafe { ffi::nmx_shim_exit_wq() };
+        registry::free_lists();
     }
 }

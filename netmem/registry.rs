@@ -259,5 +259,16 @@ pub(crate) fn shutdown() {
             // SAFETY: Registered from a KBox; the list no longer has it.
             drop(unsafe { KBox::from_raw(rxq) });
         }
+
+    });
+}
+
+/// Module exit, last step (queued releases ran): the lists live in a static, so give their
+/// memory back before the module goes.
+pub(crate) fn free_lists() {
+    let lock = RegistryLock::lock();
+    with(&lock, |r| {
+        r.rxqs = KVec::new();
+        r.bindings = KVec::new();
     });
 }

@@ -441,3 +441,28 @@ fn unbind_with_everything_in_flight() {
     assert!(!p.unbind());
     assert!(!p.detach_queue(&mut c0).drained);
 }
+
+#[test]
+fn two_phase_detach() {
+    // mark_detached, (RCU grace period: the NAPI may still run), then detach_queue.
+    let p = pool(128, 1);
+    let mut c = p.new_cache(0).unwrap();
+    let a = p.alloc(&mut c).unwrap();
+    let b = p.alloc(&mut c).unwrap();
+    p.mark_detached(0);
+    assert!(p.is_detached(0));
+    // A NAPI still running in the grace period stays correct: returns bypass the cache.
+    assert_eq!(p.recycle_direct(&mut c, a).unwrap().dest, Dest::FreeList);
+    assert_eq!(p.put(b).unwrap().dest, Dest::FreeList);
+    let left = c.len();
+    let d = p
+        .alloc(&mut c)
+        .expect("the cache still serves until drained");
+    check(&p, &[&c]);
+    let det = p.detach_queue(&mut c);
+    assert_eq!(det.moved as usize, left - 1);
+    assert!(!det.drained && !p.drained_reported());
+    assert!(!p.unbind(), "one chunk is still posted");
+    assert!(p.put(d).unwrap().drained);
+    assert!(p.drained_reported());
+}

@@ -44,6 +44,25 @@ enum Cmd {
     Recv(RecvCmd),
     /// Send UDP test datagrams that `recv --verify` can check.
     Send(SendCmd),
+    /// Receive test datagrams on an ordinary UDP socket (the page path) and
+    /// verify them: the baseline `recv` is compared with.
+    Sink(SinkCmd),
+}
+
+#[derive(Args, Debug)]
+struct SinkCmd {
+    /// UDP port to listen on (all addresses).
+    #[arg(long)]
+    port: u16,
+    /// Stop after this many datagrams.
+    #[arg(long, default_value_t = 1000)]
+    frames: u64,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -421,7 +440,40 @@ struct RecvSummary {
     elapsed_s: f64,
     frames_per_s: f64,
     bytes_per_s: f64,
+    /// First to last frame: the rate the path sustained while traffic flowed.
+    active_s: f64,
+    active_frames_per_s: f64,
+    active_bytes_per_s: f64,
     binding_id: u32,
+}
+
+/// First/last arrival times, for rates over the time traffic actually flowed.
+#[derive(Default)]
+struct Window {
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl Window {
+    fn saw(&mut self, n: usize) {
+        if n > 0 {
+            let now = Instant::now();
+            self.first.get_or_insert(now);
+            self.last = Some(now);
+        }
+    }
+
+    fn fill(&self, s: &mut RecvSummary) {
+        if let (Some(a), Some(b)) = (self.first, self.last) {
+            s.active_s = (b - a).as_secs_f64();
+            if s.active_s > 0.0 && s.frames > 1 {
+                // n frames span n - 1 gaps.
+                s.active_frames_per_s = (s.frames - 1) as f64 / s.active_s;
+                s.active_bytes_per_s =
+                    s.bytes as f64 * (s.frames - 1) as f64 / s.frames as f64 / s.active_s;
+            }
+        }
+    }
 }
 
 fn cmd_recv(c: RecvCmd) -> Result<ExitCode> {
@@ -436,6 +488,7 @@ fn cmd_recv(c: RecvCmd) -> Result<ExitCode> {
     let mut sync_ok = c.verify;
 
     let start = Instant::now();
+    let mut window = Window::default();
     let mut s = RecvSummary {
         binding_id: b.id,
         ..Default::default()
@@ -531,6 +584,7 @@ fn cmd_recv(c: RecvCmd) -> Result<ExitCode> {
         }
         s.frames += records.len() as u64;
         s.bytes += records.iter().map(|r| u64::from(r.length)).sum::<u64>();
+        window.saw(records.len());
 
         let tokens: Vec<u32> = records.iter().map(|r| r.token).collect();
         for req in msg::rx_release_requests(b.id, &tokens) {
@@ -569,6 +623,7 @@ fn cmd_recv(c: RecvCmd) -> Result<ExitCode> {
         s.frames_per_s = s.frames as f64 / s.elapsed_s;
         s.bytes_per_s = s.bytes as f64 / s.elapsed_s;
     }
+    window.fill(&mut s);
     let line = format!(
         "binding {}: {} frames, {} bytes in {:.3} s ({:.0} frames/s, {:.0} bytes/s), verified {}, bad {}, foreign {}",
         s.binding_id, s.frames, s.bytes, s.elapsed_s, s.frames_per_s, s.bytes_per_s, s.verified, s.bad, s.foreign
@@ -682,6 +737,45 @@ fn cmd_send(c: SendCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cmd_sink(c: SinkCmd) -> Result<ExitCode> {
+    let sock = UdpSocket::bind(("0.0.0.0", c.port)).context("bind UDP socket")?;
+    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let until = Instant::now() + Duration::from_secs(c.timeout);
+    let start = Instant::now();
+    let mut window = Window::default();
+    let mut s = RecvSummary::default();
+    let mut buf = vec![0u8; 65536];
+    while s.frames < c.frames && Instant::now() < until {
+        let n = match sock.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e) => return Err(e).context("recv"),
+        };
+        window.saw(1);
+        s.frames += 1;
+        s.bytes += n as u64;
+        match payload::verify(&buf[..n]) {
+            Ok(_) => s.verified += 1,
+            Err(_) => s.bad += 1,
+        }
+    }
+    s.elapsed_s = start.elapsed().as_secs_f64();
+    if s.elapsed_s > 0.0 {
+        s.frames_per_s = s.frames as f64 / s.elapsed_s;
+        s.bytes_per_s = s.bytes as f64 / s.elapsed_s;
+    }
+    window.fill(&mut s);
+    if c.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "sink: {} datagrams, {} bytes, verified {}, bad {}, {:.0} frames/s while active",
+            s.frames, s.bytes, s.verified, s.bad, s.active_frames_per_s
+        );
+    }
+    Ok(if s.bad == 0 && s.frames == c.frames { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
@@ -690,6 +784,7 @@ fn main() -> ExitCode {
         Cmd::Unbind(c) => cmd_unbind(c),
         Cmd::Recv(c) => cmd_recv(c),
         Cmd::Send(c) => cmd_send(c),
+        Cmd::Sink(c) => cmd_sink(c),
     };
     match r {
         Ok(code) => code,

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# `make run`, the main job: build the bench kernel and the modules, boot (QEMU TCG with
+# instruction counting, so rates and costs are deterministic), bind a udmabuf through
+# netlink, push verified traffic into devmem and into pages, run the benchmark, and print
+# a summary. Results: out/run/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cd "$repo"
+export PATH=$HOME/.cargo/bin:$PATH
+out=$repo/out/run
+rm -rf "$out" && mkdir -p "$out"
+
+kdir=$(ci/kernel.sh bench)
+ci/modules.sh bench >/dev/null
+cargo build --release -q -p netmemctl
+echo "== booting the bench kernel (QEMU TCG, -icount shift=0: the guest clock counts instructions)" >&2
+ci/vm.sh --kernel "$kdir" --bench --timeout "${NMX_RUN_TIMEOUT:-2400}" --log "$out/console.log" \
+	-- tests/vm/main-job.sh out/bench "$out" | grep -av '^\[ *[0-9.]*\]' | grep -av '^\s*$' >&2
+
+python3 - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+def load(name):
+    try:
+        with open(os.path.join(out, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+dev, pages = load("devmem.json"), load("pages.json")
+during = load("binding-during.json")
+print()
+print("netmem main job: summary (guest time = instructions under icount: 1 s = 1e9 insns)")
+print("-" * 78)
+if dev:
+    print(f"devmem  : {dev['frames']} frames, {dev['bytes']} bytes received into the udmabuf, "
+          f"{dev['verified']} verified, {dev['bad']} bad")
+    print(f"          {dev['active_frames_per_s']:.0f} frames/s, {dev['active_bytes_per_s'] / 1e6:.2f} MB/s while traffic flowed")
+if pages:
+    print(f"pages   : {pages['frames']} datagrams, {pages['bytes']} payload bytes through page_pool + UDP socket, "
+          f"{pages['verified']} verified")
+    print(f"          {pages['active_frames_per_s']:.0f} frames/s, {pages['active_bytes_per_s'] / 1e6:.2f} MB/s while traffic flowed")
+if dev and pages and pages.get("active_frames_per_s"):
+    print(f"devmem/pages frame rate on the same driver and queue: {dev['active_frames_per_s'] / pages['active_frames_per_s']:.2f}x")
+if during:
+    b = during[0] if isinstance(during, list) and during else during
+    if isinstance(b, dict):
+        st = b.get("stats", {})
+        print(f"pool    : {b.get('chunks-total')} chunks of {b.get('chunk-size')} B; free {b.get('chunks-free')}, "
+              f"posted {b.get('chunks-posted')}, completed {b.get('chunks-completed')}, user {b.get('chunks-user')}")
+        print("          " + ", ".join(f"{k} {v}" for k, v in st.items()))
+summary = os.path.join(out, "bench", "summary.txt")
+if os.path.exists(summary):
+    print()
+    print(open(summary).read().rstrip())
+ok = bool(dev and dev["bad"] == 0 and dev["verified"] == dev["frames"] and pages)
+print("-" * 78)
+print("result: " + ("OK" if ok else "FAILED") + f" (raw results in {out})")
+sys.exit(0 if ok else 1)
+PY

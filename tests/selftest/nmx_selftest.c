@@ -1,0 +1,1427 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nmx_selftest: in-kernel KTAP tests of the netmem core (the buffer layer and
+ * the devmem_pool) through its driver-facing API.
+ *
+ * The module builds a fake device of its own: a platform device that DMAs
+ * anywhere, a netdev with four RX queues (one page_pool each, no NAPI)
+ * registered with netmem, and a second netdev without any. The tests play the
+ * driver: every NAPI-context call runs with BHs disabled.
+ *
+ * Userspace writes the number of a dma-buf descriptor (a 4 MiB udmabuf) to
+ * /sys/kernel/debug/nmx_selftest/run. The suite runs in the writer's context,
+ * so the descriptor resolves there, prints KTAP to the kernel log and keeps it
+ * in /sys/kernel/debug/nmx_selftest/results. The write returns -EIO if any
+ * case failed.
+ */
+
+#include <linux/bitmap.h>
+#include <linux/cpumask.h>
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/etherdevice.h>
+#include <linux/iosys-map.h>
+#include <linux/jump_label.h>
+#include <linux/kstrtox.h>
+#include <linux/minmax.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/netlink.h>
+#include <linux/platform_device.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <net/page_pool/helpers.h>
+#include <nmx/helpers.h>
+
+MODULE_IMPORT_NS(DMA_BUF);
+
+#define NMXS_NQUEUES		4
+#define NMXS_CHUNK		4096
+#define NMXS_POOL_SIZE		256
+#define NMXS_MIN_CHUNKS		128
+#define NMXS_OUT_SIZE		(64 * 1024)
+/* Failure diagnostics printed per case; the rest are only counted. */
+#define NMXS_MAX_DIAGS		16
+#define NMXS_MAX_LIVE		8
+#define NMXS_KEY_WAIT_MS	2000
+#define NMXS_PATTERN_LEN	1000
+#define NMXS_REMOTE		64
+#define NMXS_BATCH		64
+#define NMXS_CYCLES		100000
+#define NMXS_RX_CYCLES		10000
+
+/* One RX queue of the fake device. */
+struct nmxs_queue {
+	struct page_pool *pp;
+	struct nmx_rxq *rxq;
+};
+
+static struct platform_device *nmxs_pdev;
+static struct net_device *nmxs_netdev;
+/* A device whose driver registered no queue with netmem. */
+static struct net_device *nmxs_bare;
+static struct nmxs_queue nmxs_q[NMXS_NQUEUES];
+static struct dentry *nmxs_dir;
+
+/* Serialises runs, and readers of the results against a run. */
+static DEFINE_MUTEX(nmxs_mutex);
+static char *nmxs_out;
+static size_t nmxs_out_len;
+
+/**
+ * struct nmxs_run - state of one run of the suite
+ * @fd: the dma-buf descriptor userspace gave
+ * @dmabuf: our own reference on it
+ * @nchunks: number of 4 KiB chunks in it
+ * @bufs: buffers in our hands, @nchunks + 1 slots
+ * @bind1: binding made by bind_and_carve (queue 1), 0 if none
+ * @live: ids of the bindings that should be alive
+ * @nlive: entries in @live
+ * @min_id: lowest binding id this run got (0: none yet)
+ * @max_id: highest binding id this run got
+ * @key_stuck: nmx_devmem_live references that failed cases left behind
+ * @name: name of the running case
+ * @failures: failed checks in the running case
+ * @skip: reason to skip the running case, or NULL
+ * @pass: cases passed
+ * @fail: cases failed
+ * @skipped: cases skipped
+ */
+struct nmxs_run {
+	int fd;
+	struct dma_buf *dmabuf;
+	u32 nchunks;
+	struct nmx_buf **bufs;
+	u32 bind1;
+	u32 live[NMXS_MAX_LIVE];
+	unsigned int nlive;
+	u32 min_id;
+	u32 max_id;
+	int key_stuck;
+	const char *name;
+	unsigned int failures;
+	const char *skip;
+	unsigned int pass;
+	unsigned int fail;
+	unsigned int skipped;
+};
+
+/* Output: one KTAP line to the kernel log and to the results buffer. */
+static __printf(1, 2) void nmxs_line(const char *fmt, ...)
+{
+	char line[320];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	n = vscnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pr_info("%s\n", line);
+	if (nmxs_out_len + n + 1 < NMXS_OUT_SIZE) {
+		memcpy(nmxs_out + nmxs_out_len, line, n);
+		nmxs_out_len += n;
+		nmxs_out[nmxs_out_len++] = '\n';
+	}
+}
+
+/* A failed check of the running case, as a KTAP diagnostic. */
+static __printf(3, 4) void nmxs_failf(struct nmxs_run *t, int line,
+				      const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list ap;
+
+	if (++t->failures > NMXS_MAX_DIAGS)
+		return;
+	va_start(ap, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &ap;
+	nmxs_line("# %s: line %d: %pV", t->name, line, &vaf);
+	va_end(ap);
+}
+
+#define NMXS_FAIL(t, fmt, ...) nmxs_failf(t, __LINE__, fmt, ##__VA_ARGS__)
+
+static bool nmxs_check(struct nmxs_run *t, bool ok, int line,
+		       const char *expr)
+{
+	if (!ok)
+		nmxs_failf(t, line, "expected %s", expr);
+	return ok;
+}
+
+#define NMXS_CHECK(t, cond) nmxs_check(t, !!(cond), __LINE__, #cond)
+
+static bool nmxs_check_eq(struct nmxs_run *t, int line, const char *a,
+			  const char *b, s64 va, s64 vb)
+{
+	if (va == vb)
+		return true;
+	nmxs_failf(t, line, "expected %s == %s, got %lld (%#llx) vs %lld (%#llx)",
+		   a, b, va, (u64)va, vb, (u64)vb);
+	return false;
+}
+
+#define NMXS_EQ(t, a, b) \
+	nmxs_check_eq(t, __LINE__, #a, #b, (s64)(a), (s64)(b))
+
+static bool nmxs_key_on(void)
+{
+	return static_key_enabled(&nmx_devmem_live.key);
+}
+
+/*
+ * Every binding, live or waiting for its chunks, holds one reference on the
+ * key. Releases run on netmem's workqueue: give them time to drop the key to
+ * what cases that already failed left behind (@t->key_stuck).
+ */
+static bool nmxs_wait_key_settled(struct nmxs_run *t)
+{
+	unsigned int waited;
+
+	for (waited = 0; waited < NMXS_KEY_WAIT_MS; waited += 20) {
+		if (static_key_count(&nmx_devmem_live.key) <= t->key_stuck)
+			return true;
+		msleep(20);
+	}
+	return static_key_count(&nmx_devmem_live.key) <= t->key_stuck;
+}
+
+/* A failed case left bindings behind: later cases start from there. */
+static void nmxs_key_stuck(struct nmxs_run *t)
+{
+	t->key_stuck = static_key_count(&nmx_devmem_live.key);
+}
+
+/* Binding @id was unbound and all its chunks are home: it must go. */
+static void nmxs_expect_released(struct nmxs_run *t, u32 id, int line)
+{
+	if (nmxs_wait_key_settled(t))
+		return;
+	nmxs_failf(t, line,
+		   "binding %u: unbound, every chunk home, but not released: nmx_devmem_live count %d after %d ms",
+		   id, static_key_count(&nmx_devmem_live.key),
+		   NMXS_KEY_WAIT_MS);
+	nmxs_key_stuck(t);
+}
+
+/* (Re-)registers queue @q of the test device with netmem. */
+static int nmxs_queue_register(unsigned int q)
+{
+	struct nmx_rxq *rxq;
+
+	rxq = nmx_rxq_register(nmxs_netdev, q, nmxs_q[q].pp, &nmxs_pdev->dev,
+			       NMX_RXQ_F_CPU_COPY);
+	if (IS_ERR(rxq))
+		return PTR_ERR(rxq);
+	nmxs_q[q].rxq = rxq;
+	return 0;
+}
+
+/* Whether queue @q of the test device feeds from a dma-buf. */
+static bool nmxs_bound(unsigned int q)
+{
+	return nmxs_q[q].rxq && READ_ONCE(nmxs_q[q].rxq->devmem);
+}
+
+static void nmxs_diag_info(struct nmxs_run *t, const char *when,
+			   const struct nmx_binding_info *i)
+{
+	nmxs_line("# %s: %s: binding %u: total %u free %u posted %u completed %u user %u",
+		  t->name, when, i->id, i->chunks_total, i->chunks_free,
+		  i->chunks_posted, i->chunks_completed, i->chunks_user);
+	nmxs_line("# %s: %s: alloc_fast %llu alloc_slow %llu recycle_cached %llu recycle_ring %llu",
+		  t->name, when, i->alloc_fast, i->alloc_slow,
+		  i->recycle_cached, i->recycle_ring);
+	nmxs_line("# %s: %s: ring_full %llu empty %llu inflight %llu held %llu bad_put %llu",
+		  t->name, when, i->ring_full, i->empty, i->inflight,
+		  i->held_by_user, i->bad_put);
+}
+
+static int nmxs_info(struct nmxs_run *t, int line, u32 id,
+		     struct nmx_binding_info *info)
+{
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	ret = nmx_binding_info(id, info);
+	if (ret)
+		nmxs_failf(t, line, "nmx_binding_info(%u) = %d", id, ret);
+	return ret;
+}
+
+#define NMXS_INFO(t, id, info) nmxs_info(t, __LINE__, id, info)
+
+static bool nmxs_tracked(const struct nmxs_run *t, u32 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nlive; i++)
+		if (t->live[i] == id)
+			return true;
+	return false;
+}
+
+static void nmxs_untrack(struct nmxs_run *t, u32 id)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->nlive; i++) {
+		if (t->live[i] == id) {
+			t->live[i] = t->live[--t->nlive];
+			return;
+		}
+	}
+}
+
+/* nmx_bind_dmabuf() that remembers what it created. */
+static int nmxs_bind(struct nmxs_run *t, struct net_device *dev,
+		     const u32 *queues, u32 nqueues, int fd, u32 chunk_size,
+		     struct netlink_ext_ack *extack)
+{
+	int id = nmx_bind_dmabuf(dev, queues, nqueues, fd, chunk_size, extack);
+
+	if (id <= 0)
+		return id;
+	if (t->nlive < NMXS_MAX_LIVE)
+		t->live[t->nlive++] = id;
+	if (!t->min_id || id < t->min_id)
+		t->min_id = id;
+	t->max_id = max_t(u32, t->max_id, id);
+	return id;
+}
+
+static int nmxs_unbind(struct nmxs_run *t, u32 id)
+{
+	int ret = nmx_unbind(id);
+
+	if (!ret)
+		nmxs_untrack(t, id);
+	return ret;
+}
+
+/* Binds queue @queue of the test device with 4 KiB chunks; 0 on failure. */
+static u32 nmxs_bind_queue(struct nmxs_run *t, u32 queue)
+{
+	struct netlink_ext_ack extack = {};
+	int id;
+
+	id = nmxs_bind(t, nmxs_netdev, &queue, 1, t->fd, NMXS_CHUNK, &extack);
+	if (id <= 0) {
+		NMXS_FAIL(t, "nmx_bind_dmabuf(queue %u, chunk %u) = %d (%s)",
+			  queue, NMXS_CHUNK, id,
+			  extack._msg ? extack._msg : "no extack message");
+		return 0;
+	}
+	return id;
+}
+
+/* Allocates up to @n buffers in one NAPI-like section; returns how many. */
+static u32 nmxs_alloc_n(struct nmx_rxq *rxq, struct nmx_buf **bufs, u32 n)
+{
+	u32 i;
+
+	local_bh_disable();
+	for (i = 0; i < n; i++) {
+		bufs[i] = nmx_alloc(rxq);
+		if (!bufs[i])
+			break;
+	}
+	local_bh_enable();
+	return i;
+}
+
+/* Recycles the non-NULL entries of @bufs from a NAPI-like section. */
+static void nmxs_recycle_n(struct nmx_rxq *rxq, struct nmx_buf **bufs, u32 n)
+{
+	u32 i;
+
+	local_bh_disable();
+	for (i = 0; i < n; i++) {
+		if (bufs[i]) {
+			nmx_recycle_direct(rxq, bufs[i]);
+			bufs[i] = NULL;
+		}
+	}
+	local_bh_enable();
+}
+
+/* Checks that @n buffers are devmem chunks; returns how many are not. */
+static u32 nmxs_count_pages(struct nmxs_run *t, struct nmx_buf **bufs, u32 n)
+{
+	u32 i, pages = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!nmx_buf_is_devmem(bufs[i])) {
+			NMXS_FAIL(t, "buffer %u is not devmem (magic %#lx)", i,
+				  nmx_buf_chunk(bufs[i])->magic);
+			pages++;
+		}
+	}
+	return pages;
+}
+
+/* One buffer from @rxq must be a page_pool page; it goes back at once. */
+static void nmxs_expect_page(struct nmxs_run *t, struct nmxs_queue *q,
+			     const char *why)
+{
+	dma_addr_t dma, pp_dma;
+	struct nmx_buf *buf;
+	struct page *page;
+
+	if (!q->rxq || nmxs_alloc_n(q->rxq, &buf, 1) != 1) {
+		NMXS_FAIL(t, "%s: nmx_alloc returned NULL", why);
+		return;
+	}
+	page = nmx_buf_page(buf);
+	if (nmx_buf_is_devmem(buf) || !page_pool_page_is_pp(page)) {
+		NMXS_FAIL(t, "%s: not a page_pool page (devmem %d, pp_magic %#lx)",
+			  why, nmx_buf_is_devmem(buf), page->pp_magic);
+	} else {
+		dma = nmx_buf_dma_addr(buf);
+		pp_dma = page_pool_get_dma_addr(page);
+		if (dma != pp_dma)
+			NMXS_FAIL(t, "%s: nmx_buf_dma_addr %pad != page_pool's %pad",
+				  why, &dma, &pp_dma);
+	}
+	nmxs_recycle_n(q->rxq, &buf, 1);
+}
+
+/*
+ * After every case: each binding that should be alive is, and its chunks are
+ * all accounted for; no other binding id of this run resolves; the static
+ * key is on exactly while a binding exists.
+ */
+static void nmxs_check_bindings(struct nmxs_run *t)
+{
+	struct nmx_binding_info info;
+	unsigned int i;
+	u32 id, sum;
+	int ret;
+
+	for (i = 0; i < t->nlive; i++) {
+		if (NMXS_INFO(t, t->live[i], &info))
+			continue;
+		sum = info.chunks_free + info.chunks_posted +
+		      info.chunks_completed + info.chunks_user;
+		if (sum != info.chunks_total || info.bad_put) {
+			NMXS_FAIL(t,
+				  "invariant: binding %u: free %u + posted %u + completed %u + user %u = %u, total %u, bad_put %llu",
+				  t->live[i], info.chunks_free,
+				  info.chunks_posted, info.chunks_completed,
+				  info.chunks_user, sum, info.chunks_total,
+				  info.bad_put);
+			nmxs_diag_info(t, "invariant", &info);
+		}
+	}
+	for (id = t->min_id; t->min_id && id <= t->max_id + 1; id++) {
+		if (nmxs_tracked(t, id))
+			continue;
+		ret = nmx_binding_info(id, &info);
+		if (ret != -ENOENT)
+			NMXS_FAIL(t, "binding %u left behind: nmx_binding_info = %d",
+				  id, ret);
+	}
+	if (t->nlive) {
+		if (!nmxs_key_on())
+			NMXS_FAIL(t, "nmx_devmem_live is off while binding %u is alive",
+				  t->live[0]);
+	} else if (!nmxs_wait_key_settled(t)) {
+		NMXS_FAIL(t,
+			  "nmx_devmem_live count %d, expected %d, %d ms after the last binding went away",
+			  static_key_count(&nmx_devmem_live.key), t->key_stuck,
+			  NMXS_KEY_WAIT_MS);
+		nmxs_key_stuck(t);
+	}
+}
+
+/* a. An unbound queue hands out page_pool pages. */
+static void nmxs_page_signature(struct nmxs_run *t)
+{
+	struct nmxs_queue *q = &nmxs_q[0];
+	struct nmx_buf *buf;
+	struct page *page;
+
+	NMXS_CHECK(t, !nmxs_key_on());
+	NMXS_CHECK(t, !nmxs_bound(2));
+	if (nmxs_alloc_n(q->rxq, &buf, 1) != 1) {
+		NMXS_FAIL(t, "nmx_alloc on unbound queue 0 returned NULL");
+		return;
+	}
+	page = nmx_buf_page(buf);
+	NMXS_CHECK(t, !nmx_buf_is_devmem(buf));
+	NMXS_CHECK(t, nmx_buf_chunk(buf)->magic != NMX_DEVMEM_MAGIC);
+	NMXS_CHECK(t, page_pool_page_is_pp(page));
+	NMXS_EQ(t, nmx_buf_dma_addr(buf), page_pool_get_dma_addr(page));
+	NMXS_CHECK(t, page_pool_get_dma_addr(page) != 0);
+	nmxs_recycle_n(q->rxq, &buf, 1);
+}
+
+/* b. Bind queue 1: the dma-buf is carved into 4 KiB chunks, all free. */
+static void nmxs_bind_and_carve(struct nmxs_run *t)
+{
+	struct nmx_binding_info info;
+	u32 queue = 1;
+	unsigned int q;
+	int id;
+
+	id = nmxs_bind(t, nmxs_netdev, &queue, 1, t->fd, NMXS_CHUNK, NULL);
+	if (id <= 0) {
+		NMXS_FAIL(t, "nmx_bind_dmabuf(queue 1, chunk 4096) = %d", id);
+		return;
+	}
+	t->bind1 = id;
+	nmxs_line("# %s: binding %d over %zu bytes", t->name, id,
+		  t->dmabuf->size);
+	if (NMXS_INFO(t, id, &info))
+		return;
+	NMXS_EQ(t, info.id, id);
+	NMXS_EQ(t, info.dmabuf_size, t->dmabuf->size);
+	NMXS_EQ(t, info.chunks_total, t->dmabuf->size / NMXS_CHUNK);
+	NMXS_EQ(t, info.chunk_size, NMXS_CHUNK);
+	NMXS_EQ(t, info.nqueues, 1);
+	NMXS_EQ(t, info.queues[0], 1);
+	NMXS_EQ(t, info.chunks_free, info.chunks_total);
+	NMXS_EQ(t, info.chunks_posted, 0);
+	NMXS_EQ(t, info.chunks_completed, 0);
+	NMXS_EQ(t, info.chunks_user, 0);
+	NMXS_EQ(t, info.inflight, 0);
+	NMXS_EQ(t, info.ifindex, nmxs_netdev->ifindex);
+	NMXS_CHECK(t, nmxs_key_on());
+	for (q = 0; q < NMXS_NQUEUES; q++) {
+		bool want = q == 1;
+
+		if (nmxs_bound(q) != want)
+			NMXS_FAIL(t, "queue %u: bound %d after binding queue 1",
+				  q, nmxs_bound(q));
+	}
+}
+
+/* Expected DMA address of every chunk, from an attachment of our own. */
+static int nmxs_expected_dma(struct nmxs_run *t, struct sg_table *sgt,
+			     dma_addr_t *expect)
+{
+	struct scatterlist *sg;
+	u32 idx = 0, off;
+	int i;
+
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		if (!IS_ALIGNED(sg_dma_len(sg), NMXS_CHUNK)) {
+			NMXS_FAIL(t, "own mapping: segment %d length %u is not a multiple of %u",
+				  i, sg_dma_len(sg), NMXS_CHUNK);
+			return -EINVAL;
+		}
+		for (off = 0; off < sg_dma_len(sg); off += NMXS_CHUNK) {
+			if (idx == t->nchunks)
+				break;
+			expect[idx++] = sg_dma_address(sg) + off;
+		}
+	}
+	if (!NMXS_EQ(t, idx, t->nchunks))
+		return -EINVAL;
+	return 0;
+}
+
+/* c. Every chunk can be allocated once, at the address of its offset. */
+static void nmxs_alloc_all(struct nmxs_run *t)
+{
+	struct nmxs_queue *q = &nmxs_q[1];
+	struct nmx_binding_info before, info;
+	struct dma_buf_attachment *att;
+	unsigned long *seen = NULL;
+	dma_addr_t *expect = NULL;
+	struct dma_buf *dmabuf;
+	struct sg_table *sgt;
+	u32 n, i, devmem = 0;
+
+	if (!t->bind1) {
+		NMXS_FAIL(t, "no binding from bind_and_carve");
+		return;
+	}
+	expect = kvcalloc(t->nchunks, sizeof(*expect), GFP_KERNEL);
+	seen = bitmap_zalloc(t->nchunks, GFP_KERNEL);
+	if (!expect || !seen) {
+		NMXS_FAIL(t, "out of memory");
+		goto out_free;
+	}
+	/* Our own attachment, as the NIC's DMA device sees the buffer. */
+	dmabuf = dma_buf_get(t->fd);
+	if (IS_ERR(dmabuf)) {
+		NMXS_FAIL(t, "dma_buf_get(%d) = %ld", t->fd, PTR_ERR(dmabuf));
+		goto out_free;
+	}
+	att = dma_buf_attach(dmabuf, &nmxs_pdev->dev);
+	if (IS_ERR(att)) {
+		NMXS_FAIL(t, "dma_buf_attach = %ld", PTR_ERR(att));
+		goto out_put;
+	}
+	sgt = dma_buf_map_attachment_unlocked(att, DMA_FROM_DEVICE);
+	if (IS_ERR(sgt)) {
+		NMXS_FAIL(t, "dma_buf_map_attachment_unlocked = %ld",
+			  PTR_ERR(sgt));
+		goto out_detach;
+	}
+	if (nmxs_expected_dma(t, sgt, expect))
+		goto out_unmap;
+	if (NMXS_INFO(t, t->bind1, &before))
+		goto out_unmap;
+
+	n = nmxs_alloc_n(q->rxq, t->bufs, t->nchunks);
+	local_bh_disable();
+	t->bufs[n] = nmx_alloc(q->rxq);
+	local_bh_enable();
+	NMXS_EQ(t, n, t->nchunks);
+	if (t->bufs[n]) {
+		NMXS_FAIL(t,
+			  "nmx_alloc after %u allocations returned a buffer (devmem %d): expected NULL",
+			  n, nmx_buf_is_devmem(t->bufs[n]));
+		n++;
+	}
+
+	for (i = 0; i < n; i++) {
+		struct nmx_buf *buf = t->bufs[i];
+		struct nmx_chunk *c = nmx_buf_chunk(buf);
+		dma_addr_t dma;
+
+		if (!nmx_buf_is_devmem(buf)) {
+			NMXS_FAIL(t, "buffer %u is not devmem (magic %#lx)",
+				  i, c->magic);
+			continue;
+		}
+		devmem++;
+		if (c->magic != NMX_DEVMEM_MAGIC ||
+		    page_pool_page_is_pp((struct page *)buf))
+			NMXS_FAIL(t, "chunk %u: magic %#lx passes for a page_pool page",
+				  c->index, c->magic);
+		if (c->index >= t->nchunks) {
+			NMXS_FAIL(t, "buffer %u: chunk index %u out of range",
+				  i, c->index);
+			continue;
+		}
+		if (__test_and_set_bit(c->index, seen))
+			NMXS_FAIL(t, "chunk %u handed out twice", c->index);
+		dma = nmx_buf_dma_addr(buf);
+		if (dma != expect[c->index])
+			NMXS_FAIL(t, "chunk %u: dma %pad, expected %pad (dma-buf offset %u)",
+				  c->index, &dma, &expect[c->index],
+				  c->index * NMXS_CHUNK);
+		if (nmx_devmem_chunk_size(c) != NMXS_CHUNK)
+			NMXS_FAIL(t, "chunk %u: size %u", c->index,
+				  nmx_devmem_chunk_size(c));
+	}
+	NMXS_EQ(t, devmem, t->nchunks);
+
+	if (!NMXS_INFO(t, t->bind1, &info)) {
+		NMXS_EQ(t, info.chunks_posted, info.chunks_total);
+		NMXS_EQ(t, info.chunks_free, 0);
+		NMXS_EQ(t, info.inflight, info.chunks_total);
+		if (!NMXS_CHECK(t, info.empty > before.empty))
+			nmxs_diag_info(t, "exhausted", &info);
+		NMXS_EQ(t, (info.alloc_fast + info.alloc_slow) -
+			   (before.alloc_fast + before.alloc_slow), devmem);
+	}
+
+	nmxs_recycle_n(q->rxq, t->bufs, n);
+	if (!NMXS_INFO(t, t->bind1, &info)) {
+		NMXS_EQ(t, info.chunks_free, info.chunks_total);
+		NMXS_EQ(t, info.chunks_posted, 0);
+	}
+out_unmap:
+	dma_buf_unmap_attachment_unlocked(att, sgt, DMA_FROM_DEVICE);
+out_detach:
+	dma_buf_detach(dmabuf, att);
+out_put:
+	dma_buf_put(dmabuf);
+out_free:
+	bitmap_free(seen);
+	kvfree(expect);
+}
+
+/* Returns buffers with nmx_put() from a work item on another CPU. */
+struct nmxs_put_work {
+	struct work_struct work;
+	struct nmx_rxq *rxq;
+	struct nmx_buf **bufs;
+	u32 n;
+	int cpu;
+};
+
+static void nmxs_put_fn(struct work_struct *work)
+{
+	struct nmxs_put_work *w = container_of(work, struct nmxs_put_work, work);
+	u32 i;
+
+	w->cpu = raw_smp_processor_id();
+	for (i = 0; i < w->n; i++) {
+		nmx_put(w->rxq, w->bufs[i], false);
+		w->bufs[i] = NULL;
+	}
+}
+
+/* d. Remote returns land in the queue's ring and are allocated again. */
+static void nmxs_remote_return(struct nmxs_run *t)
+{
+	struct nmxs_queue *q = &nmxs_q[1];
+	struct nmx_binding_info before, info;
+	struct nmxs_put_work w = {
+		.rxq = q->rxq,
+		.bufs = t->bufs,
+		.n = NMXS_REMOTE,
+		.cpu = -1,
+	};
+	int self, cpu;
+	u32 n;
+
+	if (num_online_cpus() < 2) {
+		t->skip = "needs two online CPUs";
+		return;
+	}
+	if (!t->bind1) {
+		NMXS_FAIL(t, "no binding from bind_and_carve");
+		return;
+	}
+	if (NMXS_INFO(t, t->bind1, &before))
+		return;
+	n = nmxs_alloc_n(q->rxq, t->bufs, NMXS_REMOTE);
+	if (!NMXS_EQ(t, n, NMXS_REMOTE) || nmxs_count_pages(t, t->bufs, n)) {
+		nmxs_recycle_n(q->rxq, t->bufs, n);
+		return;
+	}
+
+	self = get_cpu();
+	cpu = cpumask_any_but(cpu_online_mask, self);
+	put_cpu();
+	INIT_WORK_ONSTACK(&w.work, nmxs_put_fn);
+	queue_work_on(cpu, system_wq, &w.work);
+	flush_work(&w.work);
+	destroy_work_on_stack(&w.work);
+	nmxs_line("# %s: %u chunks allocated on CPU %d, put on CPU %d",
+		  t->name, n, self, w.cpu);
+	NMXS_EQ(t, w.cpu, cpu);
+
+	if (!NMXS_INFO(t, t->bind1, &info)) {
+		NMXS_EQ(t, info.chunks_free, info.chunks_total);
+		NMXS_EQ(t, info.ring_full, before.ring_full);
+	}
+
+	/* Drain the cache and then the ring: allocate everything. */
+	n = nmxs_alloc_n(q->rxq, t->bufs, t->nchunks + 1);
+	NMXS_EQ(t, n, t->nchunks);
+	nmxs_count_pages(t, t->bufs, n);
+	if (!NMXS_INFO(t, t->bind1, &info)) {
+		if (info.recycle_ring - before.recycle_ring < NMXS_REMOTE) {
+			NMXS_FAIL(t, "recycle_ring grew by %llu, expected >= %u",
+				  info.recycle_ring - before.recycle_ring,
+				  NMXS_REMOTE);
+			nmxs_diag_info(t, "before", &before);
+			nmxs_diag_info(t, "after", &info);
+		}
+		NMXS_EQ(t, info.chunks_posted, info.chunks_total);
+	}
+	nmxs_recycle_n(q->rxq, t->bufs, n);
+	if (!NMXS_INFO(t, t->bind1, &info))
+		NMXS_EQ(t, info.chunks_free, info.chunks_total);
+}
+
+/* The bytes at @offset of the dma-buf, read through a vmap of our own. */
+static void nmxs_verify_bytes(struct nmxs_run *t, u64 offset, const u8 *want,
+			      u32 len)
+{
+	struct iosys_map map;
+	const u8 *got;
+	int ret;
+	u32 i;
+
+	ret = dma_buf_vmap_unlocked(t->dmabuf, &map);
+	if (ret) {
+		NMXS_FAIL(t, "dma_buf_vmap_unlocked = %d", ret);
+		return;
+	}
+	if (map.is_iomem) {
+		NMXS_FAIL(t, "dma-buf vmap is I/O memory");
+		goto out;
+	}
+	if (offset + len > t->dmabuf->size) {
+		NMXS_FAIL(t, "record [%llu, +%u) past the dma-buf end", offset,
+			  len);
+		goto out;
+	}
+	got = (const u8 *)map.vaddr + offset;
+	for (i = 0; i < len; i++) {
+		if (got[i] != want[i]) {
+			NMXS_FAIL(t, "dma-buf offset %llu: byte %u is %#x, wrote %#x",
+				  offset, i, got[i], want[i]);
+			break;
+		}
+	}
+out:
+	dma_buf_vunmap_unlocked(t->dmabuf, &map);
+}
+
+/* e. A received chunk: record, bytes in the dma-buf, token release. */
+static void nmxs_rx_complete(struct nmxs_run *t)
+{
+	struct nmxs_queue *q = &nmxs_q[1];
+	struct nmx_record recs[16], rec;
+	struct nmx_binding_info info;
+	struct nmx_chunk *c;
+	struct nmx_buf *buf;
+	u32 idx, token, bogus;
+	bool consumed;
+	u8 *pattern;
+	int ret, i;
+
+	if (!t->bind1) {
+		NMXS_FAIL(t, "no binding from bind_and_carve");
+		return;
+	}
+	pattern = kmalloc(NMXS_PATTERN_LEN, GFP_KERNEL);
+	if (!pattern) {
+		NMXS_FAIL(t, "out of memory");
+		return;
+	}
+	for (i = 0; i < NMXS_PATTERN_LEN; i++)
+		pattern[i] = (u8)(i * 7 + 0x5a);
+
+	if (nmxs_alloc_n(q->rxq, &buf, 1) != 1) {
+		NMXS_FAIL(t, "nmx_alloc returned NULL");
+		goto out;
+	}
+	if (nmxs_count_pages(t, &buf, 1)) {
+		nmxs_recycle_n(q->rxq, &buf, 1);
+		goto out;
+	}
+	c = nmx_buf_chunk(buf);
+	idx = c->index;
+	local_bh_disable();
+	ret = nmx_devmem_cpu_write(c, 0, pattern, NMXS_PATTERN_LEN);
+	consumed = nmx_rx_devmem(buf, 0, NMXS_PATTERN_LEN);
+	local_bh_enable();
+	NMXS_EQ(t, ret, 0);
+	NMXS_CHECK(t, consumed);
+
+	if (!NMXS_INFO(t, t->bind1, &info)) {
+		NMXS_EQ(t, info.chunks_completed, 1);
+		NMXS_EQ(t, info.chunks_user, 0);
+		NMXS_EQ(t, info.chunks_posted, 0);
+		NMXS_EQ(t, info.held_by_user, 1);
+	}
+	memset(recs, 0xff, sizeof(recs));
+	ret = nmx_binding_read(t->bind1, recs, ARRAY_SIZE(recs));
+	if (!NMXS_EQ(t, ret, 1))
+		goto out;
+	nmxs_line("# %s: record offset %llu len %u token %u queue %u",
+		  t->name, recs[0].offset, recs[0].len, recs[0].token,
+		  recs[0].queue);
+	rec = recs[0];
+	NMXS_EQ(t, rec.offset, (u64)idx * NMXS_CHUNK);
+	NMXS_EQ(t, rec.len, NMXS_PATTERN_LEN);
+	NMXS_EQ(t, rec.queue, 1);
+	token = rec.token;
+	NMXS_EQ(t, nmx_binding_read(t->bind1, recs, ARRAY_SIZE(recs)), 0);
+	if (!NMXS_INFO(t, t->bind1, &info)) {
+		NMXS_EQ(t, info.chunks_completed, 0);
+		NMXS_EQ(t, info.chunks_user, 1);
+		NMXS_EQ(t, info.held_by_user, 1);
+		NMXS_EQ(t, info.inflight, 1);
+	}
+	nmxs_verify_bytes(t, rec.offset, pattern, min(rec.len, NMXS_PATTERN_LEN));
+
+	NMXS_EQ(t, nmx_binding_release(t->bind1, &token, 1), 1);
+	NMXS_EQ(t, nmx_binding_release(t->bind1, &token, 1), -EINVAL);
+	/* Never handed out: a free chunk, and past the last chunk. */
+	bogus = (idx + 1) % t->nchunks;
+	NMXS_EQ(t, nmx_binding_release(t->bind1, &bogus, 1), -EINVAL);
+	bogus = t->nchunks;
+	NMXS_EQ(t, nmx_binding_release(t->bind1, &bogus, 1), -EINVAL);
+	bogus = U32_MAX;
+	NMXS_EQ(t, nmx_binding_release(t->bind1, &bogus, 1), -EINVAL);
+	NMXS_EQ(t, nmx_binding_read(t->max_id + 1, recs, 1), -ENOENT);
+	NMXS_EQ(t, nmx_binding_release(t->max_id + 1, &token, 1), -ENOENT);
+
+	/* A completion past the chunk's end is refused; the chunk goes home. */
+	if (nmxs_alloc_n(q->rxq, &buf, 1) != 1) {
+		NMXS_FAIL(t, "nmx_alloc returned NULL");
+		goto out;
+	}
+	if (nmxs_count_pages(t, &buf, 1)) {
+		nmxs_recycle_n(q->rxq, &buf, 1);
+		goto out;
+	}
+	local_bh_disable();
+	ret = nmx_devmem_rx_complete(nmx_buf_chunk(buf), NMXS_CHUNK - 100, 200);
+	local_bh_enable();
+	NMXS_EQ(t, ret, -EINVAL);
+	NMXS_EQ(t, nmx_binding_read(t->bind1, recs, ARRAY_SIZE(recs)), 0);
+
+	if (!NMXS_INFO(t, t->bind1, &info)) {
+		NMXS_EQ(t, info.chunks_free, info.chunks_total);
+		NMXS_EQ(t, info.chunks_user, 0);
+		NMXS_EQ(t, info.chunks_completed, 0);
+	}
+out:
+	kfree(pattern);
+}
+
+/**
+ * struct nmxs_bad_bind - a bind request that must fail
+ * @what: description
+ * @bare: on the device without netmem queues
+ * @bad_fd: with descriptor -1
+ * @queues: queue ids
+ * @nqueues: entries in @queues
+ * @chunk: chunk size
+ * @err: expected errno
+ */
+struct nmxs_bad_bind {
+	const char *what;
+	bool bare;
+	bool bad_fd;
+	u32 queues[2];
+	u32 nqueues;
+	u32 chunk;
+	int err;
+};
+
+static const struct nmxs_bad_bind nmxs_bad_binds[] = {
+	{ "chunk size 3000", false, false, { 2 }, 1, 3000, -EINVAL },
+	{ "chunk size 131072", false, false, { 2 }, 1, 131072, -EINVAL },
+	{ "chunk size 65536 over 4 KiB segments", false, false, { 2 }, 1,
+	  65536, -EINVAL },
+	{ "queue 99", false, false, { 99 }, 1, NMXS_CHUNK, -ERANGE },
+	{ "queue 1 bound already", false, false, { 1 }, 1, NMXS_CHUNK,
+	  -EEXIST },
+	{ "fd -1", false, true, { 2 }, 1, NMXS_CHUNK, -EBADF },
+	{ "device without netmem queues", true, false, { 1 }, 1, NMXS_CHUNK,
+	  -EOPNOTSUPP },
+	{ "queues {2, 2}", false, false, { 2, 2 }, 2, NMXS_CHUNK, -EINVAL },
+};
+
+/* f. Bad requests fail with the right errno and leave nothing behind. */
+static void nmxs_errors_and_rollback(struct nmxs_run *t)
+{
+	struct nmx_binding_info info;
+	unsigned int i, q;
+	int ret;
+
+	if (!t->bind1)
+		NMXS_FAIL(t, "no binding from bind_and_carve: the EEXIST case cannot hold");
+
+	for (i = 0; i < ARRAY_SIZE(nmxs_bad_binds); i++) {
+		const struct nmxs_bad_bind *b = &nmxs_bad_binds[i];
+		struct netlink_ext_ack extack = {};
+
+		ret = nmxs_bind(t, b->bare ? nmxs_bare : nmxs_netdev,
+				b->queues, b->nqueues, b->bad_fd ? -1 : t->fd,
+				b->chunk, &extack);
+		nmxs_line("# %s: %s: %d (%s)", t->name, b->what, ret,
+			  extack._msg ? extack._msg : "no extack message");
+		if (ret != b->err)
+			NMXS_FAIL(t, "%s: nmx_bind_dmabuf = %d, expected %d",
+				  b->what, ret, b->err);
+		else if (!extack._msg)
+			NMXS_FAIL(t, "%s: no extack message", b->what);
+		if (ret > 0 && nmxs_unbind(t, ret))
+			NMXS_FAIL(t, "%s: cannot unbind %d", b->what, ret);
+	}
+
+	/* No id was consumed: the next one does not resolve. */
+	NMXS_EQ(t, nmx_binding_info(t->max_id + 1, &info), -ENOENT);
+	if (t->bind1 && !NMXS_INFO(t, t->bind1, &info)) {
+		NMXS_EQ(t, info.nqueues, 1);
+		NMXS_EQ(t, info.queues[0], 1);
+		NMXS_EQ(t, info.chunks_free, info.chunks_total);
+	}
+	for (q = 0; q < NMXS_NQUEUES; q++)
+		if (q != 1 && nmxs_bound(q))
+			NMXS_FAIL(t, "queue %u bound after failed requests", q);
+	nmxs_expect_page(t, &nmxs_q[2], "queue 2");
+}
+
+/* An idle binding goes away at once, and so does the static key. */
+static void nmxs_unbind_idle(struct nmxs_run *t)
+{
+	struct nmx_binding_info info;
+	struct nmx_record rec;
+	u32 id = t->bind1;
+
+	if (!id) {
+		NMXS_FAIL(t, "no binding from bind_and_carve");
+		return;
+	}
+	t->bind1 = 0;
+	NMXS_EQ(t, nmxs_unbind(t, id), 0);
+	NMXS_EQ(t, nmx_unbind(id), -ENOENT);
+	NMXS_EQ(t, nmx_binding_info(id, &info), -ENOENT);
+	NMXS_EQ(t, nmx_binding_read(id, &rec, 1), -ENOENT);
+	NMXS_CHECK(t, !nmxs_bound(1));
+	nmxs_expect_page(t, &nmxs_q[1], "queue 1 after unbind");
+}
+
+/* g. Unbind with chunks posted and held by the user. */
+static void nmxs_unbind_with_inflight(struct nmxs_run *t)
+{
+	struct nmxs_queue *q = &nmxs_q[2];
+	struct nmx_binding_info info;
+	struct nmx_record recs[4];
+	u32 id, n, i;
+	int ret;
+
+	id = nmxs_bind_queue(t, 2);
+	if (!id)
+		return;
+	n = nmxs_alloc_n(q->rxq, t->bufs, 8);
+	if (!NMXS_EQ(t, n, 8) || nmxs_count_pages(t, t->bufs, n)) {
+		nmxs_recycle_n(q->rxq, t->bufs, n);
+		nmxs_unbind(t, id);
+		return;
+	}
+	local_bh_disable();
+	for (i = 0; i < 2; i++) {
+		if (nmx_rx_devmem(t->bufs[i], 0, 64))
+			t->bufs[i] = NULL;
+	}
+	local_bh_enable();
+	if (t->bufs[0] || t->bufs[1])
+		NMXS_FAIL(t, "nmx_rx_devmem did not consume a devmem chunk");
+	ret = nmx_binding_read(id, recs, ARRAY_SIZE(recs));
+	NMXS_EQ(t, ret, 2);
+	if (!NMXS_INFO(t, id, &info)) {
+		NMXS_EQ(t, info.chunks_posted, 6);
+		NMXS_EQ(t, info.chunks_user, 2);
+		NMXS_EQ(t, info.inflight, 8);
+	}
+
+	NMXS_EQ(t, nmxs_unbind(t, id), 0);
+	NMXS_EQ(t, nmx_binding_info(id, &info), -ENOENT);
+	if (ret > 0)
+		NMXS_EQ(t, nmx_binding_release(id, &recs[0].token, 1), -ENOENT);
+	NMXS_EQ(t, nmx_binding_read(id, recs, 1), -ENOENT);
+	NMXS_EQ(t, nmx_unbind(id), -ENOENT);
+	NMXS_CHECK(t, !nmxs_bound(2));
+	nmxs_expect_page(t, q, "queue 2 after unbind");
+	/* The binding waits for its posted chunks: the key stays on. */
+	NMXS_CHECK(t, nmxs_key_on());
+
+	for (i = 0; i < n; i++) {
+		if (t->bufs[i]) {
+			nmx_put(q->rxq, t->bufs[i], false);
+			t->bufs[i] = NULL;
+		}
+	}
+	nmxs_expect_released(t, id, __LINE__);
+}
+
+/* h. The device goes away with chunks posted; they come home later. */
+static void nmxs_device_gone(struct nmxs_run *t)
+{
+	struct nmxs_queue *q = &nmxs_q[3];
+	struct nmx_binding_info info;
+	u8 byte = 0x42;
+	u32 id, n, i;
+	int ret;
+
+	id = nmxs_bind_queue(t, 3);
+	if (!id)
+		return;
+	n = nmxs_alloc_n(q->rxq, t->bufs, 4);
+	if (!NMXS_EQ(t, n, 4) || nmxs_count_pages(t, t->bufs, n)) {
+		nmxs_recycle_n(q->rxq, t->bufs, n);
+		nmxs_unbind(t, id);
+		return;
+	}
+	if (!NMXS_INFO(t, id, &info))
+		NMXS_EQ(t, info.chunks_posted, 4);
+
+	nmx_rxq_unregister(q->rxq);
+	q->rxq = NULL;
+	/* Still owned by us, so still reported; but no device I/O any more. */
+	if (!NMXS_INFO(t, id, &info)) {
+		NMXS_EQ(t, info.chunks_posted, 4);
+		NMXS_EQ(t, info.nqueues, 1);
+	}
+	NMXS_EQ(t, nmx_devmem_cpu_write(nmx_buf_chunk(t->bufs[0]), 0, &byte, 1),
+		-ENODEV);
+
+	/* The driver's queue is gone: the devmem branch does not need it. */
+	for (i = 0; i < n; i++) {
+		nmx_put(NULL, t->bufs[i], false);
+		t->bufs[i] = NULL;
+	}
+	if (!NMXS_INFO(t, id, &info)) {
+		NMXS_EQ(t, info.chunks_free, info.chunks_total);
+		NMXS_EQ(t, info.chunks_posted, 0);
+	}
+	NMXS_EQ(t, nmxs_unbind(t, id), 0);
+	nmxs_expect_released(t, id, __LINE__);
+
+	ret = nmxs_queue_register(3);
+	if (ret) {
+		NMXS_FAIL(t, "registering queue 3 again: %d", ret);
+		return;
+	}
+	nmxs_expect_page(t, q, "queue 3 registered again");
+}
+
+/* i. Many alloc/recycle and receive/read/release cycles. */
+static void nmxs_many_cycles(struct nmxs_run *t)
+{
+	struct nmxs_queue *q = &nmxs_q[1];
+	struct nmx_binding_info before, info;
+	struct nmx_record rec;
+	u32 id, done, got, i, batch, idx = 0, pages = 0;
+	int ret;
+
+	id = nmxs_bind_queue(t, 1);
+	if (!id)
+		return;
+	if (NMXS_INFO(t, id, &before))
+		goto out;
+
+	for (done = 0; done < NMXS_CYCLES; done += got) {
+		batch = min_t(u32, NMXS_BATCH, NMXS_CYCLES - done);
+		local_bh_disable();
+		for (got = 0; got < batch; got++) {
+			t->bufs[got] = nmx_alloc(q->rxq);
+			if (!t->bufs[got])
+				break;
+		}
+		for (i = 0; i < got; i++) {
+			pages += !nmx_buf_is_devmem(t->bufs[i]);
+			nmx_recycle_direct(q->rxq, t->bufs[i]);
+			t->bufs[i] = NULL;
+		}
+		local_bh_enable();
+		if (got < batch) {
+			NMXS_FAIL(t, "nmx_alloc returned NULL at cycle %u",
+				  done + got);
+			break;
+		}
+		cond_resched();
+	}
+	NMXS_EQ(t, pages, 0);
+	if (!NMXS_INFO(t, id, &info)) {
+		NMXS_EQ(t, info.chunks_free, info.chunks_total);
+		NMXS_CHECK(t, info.alloc_fast + info.alloc_slow -
+			      before.alloc_fast - before.alloc_slow >= done);
+		nmxs_diag_info(t, "after alloc/recycle", &info);
+	}
+
+	for (i = 0; i < NMXS_RX_CYCLES; i++) {
+		u32 off = (i % 8) * 512, len = 64 + i % 448;
+		struct nmx_buf *buf;
+		bool consumed = false;
+
+		local_bh_disable();
+		buf = nmx_alloc(q->rxq);
+		if (buf && nmx_buf_is_devmem(buf)) {
+			idx = nmx_buf_chunk(buf)->index;
+			consumed = nmx_rx_devmem(buf, off, len);
+		}
+		if (buf && !consumed)
+			nmx_recycle_direct(q->rxq, buf);
+		local_bh_enable();
+		if (!consumed) {
+			NMXS_FAIL(t, "cycle %u: no devmem chunk (%p)", i, buf);
+			break;
+		}
+		ret = nmx_binding_read(id, &rec, 1);
+		if (ret != 1) {
+			NMXS_FAIL(t, "cycle %u: nmx_binding_read = %d", i, ret);
+			break;
+		}
+		if (rec.offset != (u64)idx * NMXS_CHUNK + off ||
+		    rec.len != len || rec.queue != 1)
+			NMXS_FAIL(t,
+				  "cycle %u: record {%llu, %u, queue %u}, expected {%llu, %u, queue 1}",
+				  i, rec.offset, rec.len, rec.queue,
+				  (u64)idx * NMXS_CHUNK + off, len);
+		ret = nmx_binding_release(id, &rec.token, 1);
+		if (ret != 1) {
+			NMXS_FAIL(t, "cycle %u: nmx_binding_release(%u) = %d",
+				  i, rec.token, ret);
+			break;
+		}
+		if (!(i % 256))
+			cond_resched();
+	}
+	if (!NMXS_INFO(t, id, &info)) {
+		NMXS_EQ(t, info.chunks_free, info.chunks_total);
+		NMXS_EQ(t, info.chunks_completed, 0);
+		NMXS_EQ(t, info.chunks_user, 0);
+		nmxs_diag_info(t, "after rx cycles", &info);
+	}
+out:
+	NMXS_EQ(t, nmxs_unbind(t, id), 0);
+}
+
+struct nmxs_case {
+	const char *name;
+	void (*run)(struct nmxs_run *t);
+};
+
+static const struct nmxs_case nmxs_cases[] = {
+	{ "page_signature", nmxs_page_signature },
+	{ "bind_and_carve", nmxs_bind_and_carve },
+	{ "alloc_all_dma_matches_sgt", nmxs_alloc_all },
+	{ "remote_return", nmxs_remote_return },
+	{ "rx_complete_read_release", nmxs_rx_complete },
+	{ "errors_and_rollback", nmxs_errors_and_rollback },
+	{ "unbind_idle", nmxs_unbind_idle },
+	{ "unbind_with_inflight", nmxs_unbind_with_inflight },
+	{ "device_gone", nmxs_device_gone },
+	{ "many_cycles", nmxs_many_cycles },
+};
+
+static void nmxs_run_case(struct nmxs_run *t, unsigned int n,
+			  const struct nmxs_case *c)
+{
+	t->name = c->name;
+	t->failures = 0;
+	t->skip = NULL;
+	c->run(t);
+	nmxs_check_bindings(t);
+	if (t->failures > NMXS_MAX_DIAGS)
+		nmxs_line("# %s: %u failed checks, %u not shown", c->name,
+			  t->failures, t->failures - NMXS_MAX_DIAGS);
+	if (t->failures) {
+		nmxs_line("not ok %u %s", n, c->name);
+		t->fail++;
+	} else if (t->skip) {
+		nmxs_line("ok %u %s # SKIP %s", n, c->name, t->skip);
+		t->skipped++;
+	} else {
+		nmxs_line("ok %u %s", n, c->name);
+		t->pass++;
+	}
+}
+
+/* Runs the suite on dma-buf @fd of the current task. */
+static int nmxs_run_suite(int fd)
+{
+	struct dma_buf *dmabuf;
+	struct nmxs_run *t;
+	unsigned int i;
+	int ret;
+
+	/* A failed device_gone of an earlier run may have left one out. */
+	for (i = 0; i < NMXS_NQUEUES; i++) {
+		if (nmxs_q[i].rxq)
+			continue;
+		ret = nmxs_queue_register(i);
+		if (ret) {
+			pr_err(KBUILD_MODNAME ": cannot register RX queue %u: %d\n",
+			       i, ret);
+			return ret;
+		}
+	}
+
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	if (!IS_ALIGNED(dmabuf->size, NMXS_CHUNK) ||
+	    dmabuf->size / NMXS_CHUNK < NMXS_MIN_CHUNKS ||
+	    dmabuf->size / NMXS_CHUNK > U32_MAX - 1) {
+		pr_err(KBUILD_MODNAME ": dma-buf of %zu bytes: need a multiple of %u, %u chunks at least\n",
+		       dmabuf->size, NMXS_CHUNK, NMXS_MIN_CHUNKS);
+		ret = -EINVAL;
+		goto out_put;
+	}
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
+	t->fd = fd;
+	t->dmabuf = dmabuf;
+	t->nchunks = dmabuf->size / NMXS_CHUNK;
+	t->bufs = kvcalloc(t->nchunks + 1, sizeof(*t->bufs), GFP_KERNEL);
+	if (!t->bufs) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	nmxs_out_len = 0;
+	nmxs_line("KTAP version 1");
+	nmxs_line("# nmx_selftest: netmem core, %zu-byte dma-buf (%u chunks), %u CPUs online",
+		  dmabuf->size, t->nchunks, num_online_cpus());
+	nmxs_line("1..%zu", ARRAY_SIZE(nmxs_cases));
+	for (i = 0; i < ARRAY_SIZE(nmxs_cases); i++)
+		nmxs_run_case(t, i + 1, &nmxs_cases[i]);
+
+	/* Only after a failed case: do not leave a binding to the next run. */
+	while (t->nlive) {
+		u32 id = t->live[0];
+
+		nmxs_line("# nmx_selftest: unbinding leftover binding %u: %d",
+			  id, nmx_unbind(id));
+		nmxs_untrack(t, id);
+	}
+	t->key_stuck = 0;
+	if (!nmxs_wait_key_settled(t))
+		nmxs_line("# nmx_selftest: nmx_devmem_live count %d at the end",
+			  static_key_count(&nmx_devmem_live.key));
+	nmxs_line("# nmx_selftest: pass:%u fail:%u skip:%u total:%zu",
+		  t->pass, t->fail, t->skipped, ARRAY_SIZE(nmxs_cases));
+	ret = t->fail ? -EIO : 0;
+	kvfree(t->bufs);
+out_free:
+	kfree(t);
+out_put:
+	dma_buf_put(dmabuf);
+	return ret;
+}
+
+static ssize_t nmxs_run_write(struct file *file, const char __user *ubuf,
+			      size_t count, loff_t *ppos)
+{
+	int fd, ret;
+
+	ret = kstrtoint_from_user(ubuf, count, 10, &fd);
+	if (ret)
+		return ret;
+	mutex_lock(&nmxs_mutex);
+	ret = nmxs_run_suite(fd);
+	mutex_unlock(&nmxs_mutex);
+	return ret ? ret : count;
+}
+
+static const struct file_operations nmxs_run_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.write	= nmxs_run_write,
+	.llseek	= noop_llseek,
+};
+
+static ssize_t nmxs_results_read(struct file *file, char __user *ubuf,
+				 size_t count, loff_t *ppos)
+{
+	ssize_t ret;
+
+	mutex_lock(&nmxs_mutex);
+	ret = simple_read_from_buffer(ubuf, count, ppos, nmxs_out, nmxs_out_len);
+	mutex_unlock(&nmxs_mutex);
+	return ret;
+}
+
+static const struct file_operations nmxs_results_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.read	= nmxs_results_read,
+	.llseek	= default_llseek,
+};
+
+static int nmxs_queue_init(unsigned int q)
+{
+	struct page_pool_params pp_params = {
+		.flags		= PP_FLAG_DMA_MAP,
+		.order		= 0,
+		.pool_size	= NMXS_POOL_SIZE,
+		.nid		= NUMA_NO_NODE,
+		.dev		= &nmxs_pdev->dev,
+		.dma_dir	= DMA_FROM_DEVICE,
+	};
+	struct page_pool *pp;
+	int err;
+
+	pp = page_pool_create(&pp_params);
+	if (IS_ERR(pp))
+		return PTR_ERR(pp);
+	nmxs_q[q].pp = pp;
+	err = nmxs_queue_register(q);
+	if (err) {
+		page_pool_destroy(pp);
+		nmxs_q[q].pp = NULL;
+	}
+	return err;
+}
+
+/* Unregisters from netmem before the page_pool goes. */
+static void nmxs_queues_fini(void)
+{
+	unsigned int q;
+
+	for (q = 0; q < NMXS_NQUEUES; q++) {
+		if (nmxs_q[q].rxq)
+			nmx_rxq_unregister(nmxs_q[q].rxq);
+		nmxs_q[q].rxq = NULL;
+		if (nmxs_q[q].pp)
+			page_pool_destroy(nmxs_q[q].pp);
+		nmxs_q[q].pp = NULL;
+	}
+}
+
+static int __init nmxs_init(void)
+{
+	unsigned int q;
+	int err;
+
+	nmxs_out = kvzalloc(NMXS_OUT_SIZE, GFP_KERNEL);
+	if (!nmxs_out)
+		return -ENOMEM;
+	nmxs_pdev = platform_device_register_simple(KBUILD_MODNAME,
+						    PLATFORM_DEVID_NONE,
+						    NULL, 0);
+	if (IS_ERR(nmxs_pdev)) {
+		err = PTR_ERR(nmxs_pdev);
+		goto err_out;
+	}
+	err = dma_coerce_mask_and_coherent(&nmxs_pdev->dev, DMA_BIT_MASK(64));
+	if (err)
+		goto err_pdev;
+
+	err = -ENOMEM;
+	nmxs_netdev = alloc_etherdev_mqs(0, NMXS_NQUEUES, NMXS_NQUEUES);
+	if (!nmxs_netdev)
+		goto err_pdev;
+	SET_NETDEV_DEV(nmxs_netdev, &nmxs_pdev->dev);
+	nmxs_bare = alloc_etherdev_mqs(0, NMXS_NQUEUES, NMXS_NQUEUES);
+	if (!nmxs_bare)
+		goto err_netdev;
+	SET_NETDEV_DEV(nmxs_bare, &nmxs_pdev->dev);
+
+	for (q = 0; q < NMXS_NQUEUES; q++) {
+		err = nmxs_queue_init(q);
+		if (err)
+			goto err_queues;
+	}
+
+	nmxs_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_file("run", 0200, nmxs_dir, NULL, &nmxs_run_fops);
+	debugfs_create_file("results", 0400, nmxs_dir, NULL,
+			    &nmxs_results_fops);
+	return 0;
+
+err_queues:
+	pr_err(KBUILD_MODNAME ": RX queue %u: %d\n", q, err);
+	nmxs_queues_fini();
+	free_netdev(nmxs_bare);
+err_netdev:
+	free_netdev(nmxs_netdev);
+err_pdev:
+	platform_device_unregister(nmxs_pdev);
+err_out:
+	kvfree(nmxs_out);
+	return err;
+}
+
+static void __exit nmxs_exit(void)
+{
+	/* Waits for a run in progress. */
+	debugfs_remove_recursive(nmxs_dir);
+	nmxs_queues_fini();
+	free_netdev(nmxs_bare);
+	free_netdev(nmxs_netdev);
+	platform_device_unregister(nmxs_pdev);
+	kvfree(nmxs_out);
+}
+
+module_init(nmxs_init);
+module_exit(nmxs_exit);
+
+MODULE_DESCRIPTION("netmem core KTAP self-tests (layer and devmem_pool)");
+MODULE_LICENSE("GPL");

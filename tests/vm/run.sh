@@ -1,0 +1,149 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The in-VM suite of `make test` (runs as root in the guest, cwd = repo; see ci/vm.sh).
+#
+#   tests/vm/run.sh MODULES_DIR
+#
+# TAP on the console. Covers: module load and the exported API, the in-kernel KTAP suite
+# (layer + devmem_pool on a real udmabuf), ordinary traffic over the test NIC, the
+# bind-dmabuf netlink family (every op and error, by netmemctl and by the kernel's ynl),
+# socket-lifetime and netns rules, malformed messages, end-to-end devmem receive with
+# payload verification, the benchmark smoke run, and unload.
+M=${1:?modules dir}
+. tests/vm/tap.sh
+CLI=target/release/netmemctl
+YNL="python3 /var/cache/netmem/src/linux-source-6.12/tools/net/ynl/cli.py --spec netmem/bind-dmabuf.yaml --no-schema"
+[ -f "$YNL_SRC" ] || true
+A="ip netns exec a"
+B="ip netns exec b"
+ipa=10.0.0.1
+ipb=10.0.0.2
+
+echo "# netmem in-VM suite on $(uname -r), $(nproc) CPUs"
+
+# --- modules and the exported API ---
+check "insmod netmem.ko" insmod "$M/netmem.ko"
+check "netmem exports its API (ksymtab entry for nmx_bind_dmabuf)" grep -q "__ksymtab_nmx_bind_dmabuf" /proc/kallsyms
+check "insmod nmx_testnic.ko (links against netmem's exports)" insmod "$M/tests/testnic/nmx_testnic.ko"
+check "test NIC ports exist" ip link show nmxt1
+
+# --- in-kernel KTAP suite: layer + devmem_pool on a real udmabuf ---
+if [ -f "$M/tests/selftest/nmx_selftest.ko" ]; then
+	check "insmod nmx_selftest.ko" insmod "$M/tests/selftest/nmx_selftest.ko"
+	if python3 tests/vm/selftest.py >"$tap_log" 2>&1; then
+		ok "KTAP selftest suite passed"; diag "$tap_log"
+	else
+		nok "KTAP selftest suite"; cat "$tap_log"
+	fi
+	check "rmmod nmx_selftest" rmmod nmx_selftest
+else
+	nok "nmx_selftest.ko was not built"
+fi
+
+# --- topology: the two ports in two netns ---
+ip netns add a && ip netns add b
+ip link set nmxt0 netns a && ip link set nmxt1 netns b
+$A ip addr add $ipa/24 dev nmxt0 && $A ip link set nmxt0 up && $A ip link set lo up
+$B ip addr add $ipb/24 dev nmxt1 && $B ip link set nmxt1 up && $B ip link set lo up
+check "ping over the test NIC (unbound queues)" $A ping -c 3 -W 5 $ipb
+check "TCP transfer over the test NIC (1 MiB, checksummed)" python3 tests/vm/tcp_xfer.py $ipb
+
+# --- netlink: errors, by netmemctl (which prints the kernel's extack) ---
+check "ynl cli.py dump binding-get (empty)" $B $YNL --dump binding-get
+refuse "chunk size not a power of two" EINVAL $B $CLI bind --ifname nmxt1 --queue 1 --udmabuf 1M --chunk-size 6000 --for 0
+refuse "chunk size out of range (policy)" ERANGE $B $CLI bind --ifname nmxt1 --queue 1 --udmabuf 1M --chunk-size 131072 --for 0
+refuse "chunk size larger than the dma-buf segments" EINVAL $B $CLI bind --ifname nmxt1 --queue 1 --udmabuf 1M --chunk-size 65536 --for 0
+refuse "queue id out of range" ERANGE $B $CLI bind --ifname nmxt1 --queue 99 --udmabuf 1M --for 0
+refuse "tx queue" EOPNOTSUPP $B $CLI bind --ifname nmxt1 --queue tx:1 --udmabuf 1M --for 0
+refuse "device without netmem support (lo)" EOPNOTSUPP $B $CLI bind --ifname lo --queue 0 --udmabuf 1M --for 0
+refuse "unknown ifindex in the caller's netns" ENODEV $B $CLI bind --ifindex 4242 --queue 1 --udmabuf 1M --for 0
+refuse "fd that is not a dma-buf" EBADF $B sh -c "$CLI bind --ifname nmxt1 --queue 1 --dmabuf-fd 3 --for 0 3</etc/hostname"
+refuse "no CAP_NET_ADMIN" EPERM $B setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+	sh -c "$CLI bind --ifname nmxt1 --queue 1 --dmabuf-fd 3 --for 0 3</etc/hostname"
+if $B $YNL --do bind-dmabuf --json '{"ifindex": 1}' >"$tap_log" 2>&1; then
+	nok "ynl: bind-dmabuf without fd is refused"; diag "$tap_log"
+elif grep -qi "missing\|fd" "$tap_log"; then
+	ok "ynl: bind-dmabuf without fd is refused ($(grep -io "missing[^}]*" "$tap_log" | head -n1))"
+else
+	nok "ynl: bind-dmabuf without fd: no missing-attribute report"; diag "$tap_log"
+fi
+check "malformed messages are refused (missing, duplicate, wrong-typed, oversized, truncated)" \
+	$B python3 tests/vm/malformed.py
+
+# --- bindings belong to their socket and their netns ---
+$B $CLI bind --ifname nmxt1 --queue 2 --udmabuf 4M >/tmp/bind2.id 2>/tmp/bind2.err &
+bindpid=$!
+if wait_for 60 grep -q . /tmp/bind2.id; then
+	id=$(cat /tmp/bind2.id)
+	ok "bind queue 2 through netlink (binding $id, held by pid $bindpid)"
+	$B $CLI show --id "$id" --json >/tmp/show.json 2>&1
+	if grep -q '"chunks-total": 1024' /tmp/show.json && grep -q '"chunk-size": 4096' /tmp/show.json; then
+		ok "binding-get: 1024 chunks of 4096 bytes"
+	else
+		nok "binding-get fields"; diag /tmp/show.json
+	fi
+	check "ynl cli.py do binding-get" sh -c "$B $YNL --do binding-get --json '{\"id\": $id}' | grep -q chunks-total"
+	refuse "queue already bound" EEXIST $B $CLI bind --ifname nmxt1 --queue 2 --udmabuf 1M --for 0
+	if $A $CLI show --json 2>&1 | grep -q "\"id\": $id,"; then
+		nok "another netns sees the binding in a dump"
+	else
+		ok "another netns does not see the binding in a dump"
+	fi
+	refuse "another netns cannot binding-get it" ENOENT $A $CLI show --id "$id"
+	refuse "another socket cannot unbind it" EPERM $B $CLI unbind --id "$id"
+	if $B $YNL --do rx-read --json "{\"id\": $id}" >"$tap_log" 2>&1; then
+		nok "another socket cannot read its records"; diag "$tap_log"
+	else
+		ok "another socket cannot read its records ($(grep -o 'binding belongs[^'"'"'}]*' "$tap_log" | head -n1))"
+	fi
+	kill -9 "$bindpid"; wait "$bindpid" 2>/dev/null
+	if wait_for 20 sh -c "! $B $CLI show --json | grep -q '\"id\": $id,'"; then
+		ok "kill -9 of the owner unbinds (socket close)"
+	else
+		nok "binding survived its socket"
+	fi
+	# The test NIC still has devmem buffers posted on queue 2; the next frame there makes
+	# it switch back to pages, which returns them and lets netmem release the dma-buf.
+	$A $CLI send --dst $ipb --port 9002 --count 4 --size 100 >/dev/null 2>&1
+	check "dma-buf released once its chunks came home" wait_for 20 sh -c '! grep -q udmabuf /sys/kernel/debug/dma_buf/bufinfo'
+else
+	nok "bind queue 2 through netlink"; diag /tmp/bind2.err
+	kill "$bindpid" 2>/dev/null
+fi
+
+# --- end to end: udmabuf -> bind queue 1 -> frames from the peer -> verify -> release ---
+N=${NMX_E2E_FRAMES:-300}
+$B $CLI recv --ifname nmxt1 --queue 1 --udmabuf 4M --verify --port 9001 --frames "$N" \
+	--timeout 120 --json >/tmp/recv.json 2>/tmp/recv.err &
+recvpid=$!
+if wait_for 60 sh -c "$B $CLI show --json | grep -q '\"queue\|\"id\"'"; then
+	$A ping -c 2 -W 5 $ipb >/dev/null 2>&1 && ok "ping while queue 1 is bound" || nok "ping while queue 1 is bound"
+	$A $CLI send --dst $ipb --port 9001 --count "$N" --size 1200 >/dev/null 2>/tmp/send.err
+	if wait "$recvpid"; then
+		ok "devmem receive: $(cat /tmp/recv.json)"
+	else
+		nok "devmem receive"; diag /tmp/recv.json; diag /tmp/recv.err
+	fi
+else
+	nok "recv did not bind"; diag /tmp/recv.err; kill "$recvpid" 2>/dev/null
+fi
+before=$(grep '^nmxt1 q1 ' /sys/kernel/debug/nmx_testnic/stats | sed 's/.*rx_page_frames=\([0-9]*\).*/\1/')
+$A $CLI send --dst $ipb --port 9001 --count 20 --size 500 >/dev/null 2>&1
+after=$(grep '^nmxt1 q1 ' /sys/kernel/debug/nmx_testnic/stats | sed 's/.*rx_page_frames=\([0-9]*\).*/\1/')
+check "after unbind queue 1 receives into pages again ($before -> $after page frames)" wait_for 20 sh -c \
+	"[ \$(grep '^nmxt1 q1 ' /sys/kernel/debug/nmx_testnic/stats | sed 's/.*rx_page_frames=\([0-9]*\).*/\1/') -ge $((before + 20)) ]"
+check "no binding left" sh -c "! $B $CLI show --json | grep -q '\"id\"'"
+check "no dma-buf left" wait_for 20 sh -c '! grep -q udmabuf /sys/kernel/debug/dma_buf/bufinfo'
+diag /sys/kernel/debug/nmx_testnic/stats
+
+# --- benchmark smoke run (tiny loops; output must parse; timings never asserted) ---
+if [ -f "$M/bench/nmx_bench.ko" ] && [ -f bench/run-guest.sh ]; then
+	check "benchmark smoke run" sh bench/run-guest.sh --smoke --modules "$M"
+fi
+
+# --- teardown ---
+ip netns del a; ip netns del b
+sleep 1
+check "rmmod nmx_testnic" rmmod nmx_testnic
+check "rmmod netmem" rmmod netmem
+tap_done
