@@ -13,7 +13,9 @@
 
 use super::layout::{self, Segment};
 use super::pool::{Pool, QueueCache};
-use crate::ffi::{self, eopnotsupp, emsgsize, DeviceRef, DmaBuf, Mapping, Net, NetDevPtr, Vmap, Work};
+use crate::ffi::{
+    self, emsgsize, eopnotsupp, DeviceRef, DmaBuf, Mapping, Net, NetDevPtr, Vmap, Work,
+};
 use crate::rxq::Rxq;
 use core::cell::UnsafeCell;
 use core::ffi::{c_void, CStr};
@@ -115,13 +117,17 @@ pub(crate) struct BindParams<'a> {
 impl Binding {
     /// Binds the dma-buf behind `p.fd`; the queues are not switched yet ([`Binding::attach`]).
     pub(crate) fn create(p: &BindParams<'_>) -> Result<KBox<Binding>, Fail> {
-        let chunk_shift = layout::chunk_shift(u64::from(p.chunk_size)).map_err(|e| fail(EINVAL, e.message()))?;
+        let chunk_shift =
+            layout::chunk_shift(u64::from(p.chunk_size)).map_err(|e| fail(EINVAL, e.message()))?;
         // SAFETY: The registered DMA device outlives its rxqs, which the caller holds under
         // the registry lock.
         let dev = unsafe { DeviceRef::get(p.dma_dev) }
             .ok_or_else(|| fail(eopnotsupp(), c"device has no DMA device"))?;
         if !dev.has_dma_mask() {
-            return Err(fail(eopnotsupp(), c"device has no DMA mask: it cannot DMA into a dma-buf"));
+            return Err(fail(
+                eopnotsupp(),
+                c"device has no DMA mask: it cannot DMA into a dma-buf",
+            ));
         }
         let dmabuf = DmaBuf::get(p.fd).map_err(|_| fail(EBADF, c"fd is not a dma-buf"))?;
         let dmabuf_size = dmabuf.size();
@@ -134,11 +140,16 @@ impl Binding {
         let (dma, len, nsegs) = mapping.segments().map_err(|e| fail(e, c"out of memory"))?;
         let mut segs = KVVec::with_capacity(nsegs, GFP_KERNEL).map_err(|_| nomem())?;
         for (d, l) in dma[..nsegs].iter().zip(len[..nsegs].iter()) {
-            segs.push(Segment { dma: *d, len: *l }, GFP_KERNEL).map_err(|_| nomem())?;
+            segs.push(Segment { dma: *d, len: *l }, GFP_KERNEL)
+                .map_err(|_| nomem())?;
         }
-        let nchunks = layout::count_chunks(&segs, u64::from(p.chunk_size)).map_err(|e| fail(EINVAL, e.message()))?;
+        let nchunks = layout::count_chunks(&segs, u64::from(p.chunk_size))
+            .map_err(|e| fail(EINVAL, e.message()))?;
         if u64::from(nchunks) << chunk_shift != dmabuf_size {
-            return Err(fail(EINVAL, c"dma-buf size is not a multiple of the chunk size"));
+            return Err(fail(
+                EINVAL,
+                c"dma-buf size is not a multiple of the chunk size",
+            ));
         }
         let mut dmas = KVVec::with_capacity(nchunks as usize, GFP_KERNEL).map_err(|_| nomem())?;
         let mut push_err = false;
@@ -150,7 +161,11 @@ impl Binding {
             return Err(nomem());
         }
         let vmap = if p.cpu_copy {
-            Some(dmabuf.vmap().map_err(|e| fail(e, c"cannot vmap the dma-buf for CPU copy"))?)
+            Some(
+                dmabuf
+                    .vmap()
+                    .map_err(|e| fail(e, c"cannot vmap the dma-buf for CPU copy"))?,
+            )
         } else {
             None
         };
@@ -170,8 +185,12 @@ impl Binding {
             };
             queues.push(q, GFP_KERNEL).map_err(|_| nomem())?;
         }
-        let io = super::platform::Lock::new(Some(DeviceIo { vmap, _mapping: mapping, _dev: dev }))
-            .map_err(|_| nomem())?;
+        let io = super::platform::Lock::new(Some(DeviceIo {
+            vmap,
+            _mapping: mapping,
+            _dev: dev,
+        }))
+        .map_err(|_| nomem())?;
         let mut b = KBox::new(
             Binding {
                 id: p.id,
@@ -221,10 +240,6 @@ impl Binding {
 
     pub(crate) fn netdev(&self) -> *mut ffi::NetDevice {
         self.netdev.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn queues(&self) -> impl Iterator<Item = &BoundQueue> {
-        self.queues.iter()
     }
 
     /// Detaches the queues for which `which` holds: the rxqs stop allocating from us after
@@ -277,7 +292,11 @@ impl Binding {
     /// Detaches one queue (its driver unregisters it). Registry lock held.
     pub(crate) fn detach_rxq(&self, rxq: *mut Rxq) {
         self.detach_queues(|q| q.rxq.load(Ordering::Relaxed) == rxq);
-        if self.queues.iter().all(|q| q.rxq.load(Ordering::Relaxed).is_null()) {
+        if self
+            .queues
+            .iter()
+            .all(|q| q.rxq.load(Ordering::Relaxed).is_null())
+        {
             // The last queue of the device is gone: so is our use of the device.
             self.device_gone();
         }
@@ -338,7 +357,10 @@ impl Binding {
 
     /// A received chunk: record it for the owner.
     pub(crate) fn rx_complete(&self, index: u32, offset: u32, len: u32) -> Result {
-        if offset.checked_add(len).map_or(true, |end| end > self.chunk_size) {
+        if offset
+            .checked_add(len)
+            .map_or(true, |end| end > self.chunk_size)
+        {
             // A driver bug: keep the chunk safe, back to the pool.
             self.put(index);
             return Err(EINVAL);
@@ -429,7 +451,9 @@ fn nomem() -> Fail {
 /// `chunk` must be a chunk netmem handed out (it carries `DEVMEM_MAGIC`) and not yet freed;
 /// its binding outlives every chunk that is not home.
 #[inline]
-pub(crate) unsafe fn chunk_binding<'a>(chunk: *const super::chunk::Chunk) -> (&'a super::chunk::Chunk, &'a Binding) {
+pub(crate) unsafe fn chunk_binding<'a>(
+    chunk: *const super::chunk::Chunk,
+) -> (&'a super::chunk::Chunk, &'a Binding) {
     // SAFETY: By the function's safety requirement.
     let c = unsafe { &*chunk };
     // SAFETY: `owner` was set to the binding at bind time; the binding is alive while the
@@ -475,7 +499,11 @@ pub(crate) unsafe fn destroy(b: *mut Binding) {
     let b = unsafe { KBox::from_raw(b) };
     let c = b.pool.counts();
     if c.free != c.total {
-        pr_warn!("netmem: binding {} freed at unload with {} chunks out\n", b.id, c.total - c.free);
+        pr_warn!(
+            "netmem: binding {} freed at unload with {} chunks out\n",
+            b.id,
+            c.total - c.free
+        );
     }
     drop(b);
 }
@@ -490,7 +518,9 @@ impl Binding {
 impl Binding {
     /// The RX queue id of a queue slot (for records).
     pub(crate) fn queue_id(&self, slot: u16) -> u32 {
-        self.queues.get(slot as usize).map_or(u32::MAX, |q| q.queue_id)
+        self.queues
+            .get(slot as usize)
+            .map_or(u32::MAX, |q| q.queue_id)
     }
 
     /// Gives a user token back; false if it was not held (double release, foreign token).

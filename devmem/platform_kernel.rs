@@ -45,7 +45,10 @@ impl<T> Lock<T> {
     /// Wraps `v` in a new lock.
     pub(crate) fn new(v: T) -> Result<Self, AllocError> {
         let lock = BhSpinlock::new().ok_or(AllocError)?;
-        Ok(Lock { lock, data: UnsafeCell::new(v) })
+        Ok(Lock {
+            lock,
+            data: UnsafeCell::new(v),
+        })
     }
 
     /// Runs `f` with the lock held and BHs disabled.

@@ -71,7 +71,10 @@ pub unsafe extern "C" fn nmx_rxq_register(
     if netdev.is_null() || pp.is_null() || dma_dev.is_null() {
         return err_ptr(EINVAL);
     }
-    let rxq = match KBox::new(Rxq::new(NetDevPtr(netdev), queue, pp, dma_dev, flags), GFP_KERNEL) {
+    let rxq = match KBox::new(
+        Rxq::new(NetDevPtr(netdev), queue, pp, dma_dev, flags),
+        GFP_KERNEL,
+    ) {
         Ok(r) => r,
         Err(_) => return err_ptr(ENOMEM),
     };
@@ -148,7 +151,12 @@ pub unsafe extern "C" fn nmx_devmem_rx_complete(chunk: *mut Chunk, offset: u32, 
 ///
 /// As for `nmx_devmem_put()`; `data` must point to `len` readable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn nmx_devmem_cpu_write(chunk: *const Chunk, offset: u32, data: *const u8, len: u32) -> c_int {
+pub unsafe extern "C" fn nmx_devmem_cpu_write(
+    chunk: *const Chunk,
+    offset: u32,
+    data: *const u8,
+    len: u32,
+) -> c_int {
     // SAFETY: By the function's safety requirement.
     let (c, b) = unsafe { binding::chunk_binding(chunk) };
     // SAFETY: `data` points to `len` bytes (function's safety requirement).
@@ -269,7 +277,12 @@ pub(crate) fn read_records(id: u32, owner: Owner, out: &mut [Record]) -> Result<
         let mut n = 0;
         let max = out.len();
         b.read_records(max, |r| {
-            out[n] = Record { offset: r.offset, len: r.len, token: r.token, queue: b.queue_id(r.queue) };
+            out[n] = Record {
+                offset: r.offset,
+                len: r.len,
+                token: r.token,
+                queue: b.queue_id(r.queue),
+            };
             n += 1;
         });
         Ok(n)
@@ -316,6 +329,9 @@ pub unsafe extern "C" fn nmx_rs_netdev_unregister(dev: *mut NetDevice) {
 #[no_mangle]
 pub extern "C" fn nmx_rs_netlink_release(net: *mut Net, portid: u32) {
     if portid != 0 {
-        registry::owner_gone(Owner { net: net as usize, portid });
+        registry::owner_gone(Owner {
+            net: net as usize,
+            portid,
+        });
     }
 }

@@ -9,7 +9,7 @@
 //! C headers: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h),
 //! [`shim/netmem_shim.h`](../shim/netmem_shim.h).
 
-use core::ffi::{c_char, c_int, c_long, c_void, CStr};
+use core::ffi::{c_char, c_int, c_void, CStr};
 use core::ptr::NonNull;
 use kernel::error::{from_err_ptr, to_result};
 use kernel::prelude::*;
@@ -108,8 +108,12 @@ extern "C" {
     fn nmx_shim_req_attr_missing(info: *mut GenlInfo, ty: u32) -> bool;
     fn nmx_shim_nla_u32(nla: *const Nlattr) -> u32;
     fn nmx_shim_info_next(info: *const GenlInfo, ty: u32, prev: *const Nlattr) -> *const Nlattr;
-    fn nmx_shim_parse_queue(nest: *const Nlattr, info: *mut GenlInfo, id: *mut u32, ty: *mut u32)
-        -> c_int;
+    fn nmx_shim_parse_queue(
+        nest: *const Nlattr,
+        info: *mut GenlInfo,
+        id: *mut u32,
+        ty: *mut u32,
+    ) -> c_int;
     fn nmx_shim_info_portid(info: *const GenlInfo) -> u32;
     fn nmx_shim_info_net(info: *const GenlInfo) -> *mut Net;
     fn nmx_shim_info_extack(info: *const GenlInfo) -> *mut ExtAck;
@@ -121,7 +125,7 @@ extern "C" {
     fn nmx_shim_genl_put_dump(skb: *mut SkBuff, cb: *mut NetlinkCallback) -> *mut c_void;
     fn nmx_shim_genl_end(skb: *mut SkBuff, hdr: *mut c_void);
     fn nmx_shim_genl_cancel(skb: *mut SkBuff, hdr: *mut c_void);
-    fn nmx_shim_cb_cursor(cb: *mut NetlinkCallback) -> *mut c_long;
+    fn nmx_shim_cb_cursor(cb: *mut NetlinkCallback) -> *mut i64;
     fn nmx_shim_cb_net(cb: *const NetlinkCallback) -> *mut Net;
     fn nmx_shim_put_u32(skb: *mut SkBuff, ty: u32, v: u32) -> c_int;
     fn nmx_shim_put_uint(skb: *mut SkBuff, ty: u32, v: u64) -> c_int;
@@ -226,7 +230,9 @@ impl DmaBuf {
         // SAFETY: `dma_buf_get` validates the descriptor and returns ERR_PTR on failure.
         let raw = from_err_ptr(unsafe { dma_buf_get(fd) })?;
         // INVARIANT: A non-error pointer is a referenced dma-buf.
-        Ok(DmaBuf { raw: NonNull::new(raw).ok_or(EBADF)? })
+        Ok(DmaBuf {
+            raw: NonNull::new(raw).ok_or(EBADF)?,
+        })
     }
 
     pub(crate) fn size(&self) -> u64 {
@@ -241,7 +247,11 @@ impl DmaBuf {
         // SAFETY: `att` was just attached; ERR_PTR on failure.
         let sgt = unsafe { dma_buf_map_attachment_unlocked(att, DMA_FROM_DEVICE) };
         match from_err_ptr(sgt) {
-            Ok(sgt) => Ok(Mapping { buf: self.raw, att, sgt }),
+            Ok(sgt) => Ok(Mapping {
+                buf: self.raw,
+                att,
+                sgt,
+            }),
             Err(e) => {
                 // SAFETY: Attached above and not mapped.
                 unsafe { dma_buf_detach(self.raw.as_ptr(), att) };
@@ -254,7 +264,11 @@ impl DmaBuf {
     pub(crate) fn vmap(&self) -> Result<Vmap> {
         // SAFETY: By the type invariant the dma-buf is valid; ERR_PTR on failure.
         let vaddr = from_err_ptr(unsafe { nmx_shim_dmabuf_vmap(self.raw.as_ptr()) })?;
-        Ok(Vmap { buf: self.raw, vaddr: vaddr.cast(), len: self.size() as usize })
+        Ok(Vmap {
+            buf: self.raw,
+            vaddr: vaddr.cast(),
+            len: self.size() as usize,
+        })
     }
 }
 
@@ -461,8 +475,6 @@ impl Work {
         Some(Work { raw })
     }
 
-    /// Sets a pointer `arg` again (used once the object it names has its final address).
-    ///
     /// Queues the work. Callers queue a given work at most once.
     pub(crate) fn queue(&self) {
         // SAFETY: By the type invariant the work is valid.
@@ -513,7 +525,11 @@ impl Request {
 
     /// All top-level attributes of type `ty`, in message order (multi-attr).
     pub(crate) fn attrs(self, ty: u32) -> AttrIter {
-        AttrIter { req: self, ty, prev: core::ptr::null() }
+        AttrIter {
+            req: self,
+            ty,
+            prev: core::ptr::null(),
+        }
     }
 
     /// Parses a `queue` nest into (id, type).
@@ -542,10 +558,6 @@ impl Request {
     /// Sets the extack message the user will read, optionally pointing at an attribute.
     pub(crate) fn error(self, msg: &'static CStr, bad: Option<Attr>) {
         set_extack(self.extack(), msg, bad);
-    }
-
-    pub(crate) fn raw(self) -> *mut GenlInfo {
-        self.0
     }
 }
 
@@ -607,7 +619,11 @@ impl Msg {
         }
         // SAFETY: `skb` is fresh and `req` valid for the handler.
         let hdr = unsafe { nmx_shim_genl_put_reply(skb, req.0) };
-        let mut msg = Msg { skb, hdr, owned: true };
+        let mut msg = Msg {
+            skb,
+            hdr,
+            owned: true,
+        };
         if hdr.is_null() {
             msg.hdr = core::ptr::null_mut();
             return Err(emsgsize());
@@ -633,7 +649,11 @@ impl Msg {
         if hdr.is_null() {
             return Err(emsgsize());
         }
-        Ok(Msg { skb, hdr, owned: false })
+        Ok(Msg {
+            skb,
+            hdr,
+            owned: false,
+        })
     }
 
     /// Ends a dump entry.
@@ -694,12 +714,12 @@ impl DumpCb {
 
     pub(crate) fn cursor(&self) -> i64 {
         // SAFETY: `cb` is valid for the call; args[0] is ours.
-        unsafe { *nmx_shim_cb_cursor(self.0) as i64 }
+        unsafe { *nmx_shim_cb_cursor(self.0) }
     }
 
     pub(crate) fn set_cursor(&self, v: i64) {
         // SAFETY: As in `cursor`.
-        unsafe { *nmx_shim_cb_cursor(self.0) = v as c_long }
+        unsafe { *nmx_shim_cb_cursor(self.0) = v }
     }
 
     pub(crate) fn net(&self) -> *mut Net {

@@ -8,25 +8,43 @@
 
 use crate::api::{self, Record};
 use crate::devmem::binding::{Binding, Owner};
-use crate::ffi::{eopnotsupp, emsgsize, DumpCb, GenlInfo, Msg, NetDeviceRef, NetlinkCallback, Request, SkBuff};
+use crate::ffi::{
+    emsgsize, eopnotsupp, DumpCb, GenlInfo, Msg, NetDeviceRef, NetlinkCallback, Request, SkBuff,
+};
 use crate::registry;
 use core::ffi::c_int;
 use kernel::error::from_result;
 use kernel::prelude::*;
 
-#[allow(dead_code, non_camel_case_types, non_upper_case_globals, missing_docs, unreachable_pub)]
+#[allow(
+    dead_code,
+    non_camel_case_types,
+    non_upper_case_globals,
+    missing_docs,
+    unreachable_pub
+)]
 mod uapi {
     include!("bind_dmabuf_uapi.rs");
 }
 use uapi::*;
 
 fn owner(req: Request) -> Owner {
-    Owner { net: req.net() as usize, portid: req.portid() }
+    Owner {
+        net: req.net() as usize,
+        portid: req.portid(),
+    }
 }
 
 /// `bind-dmabuf`: ifindex, queues, fd, chunk-size -> id.
+///
+/// # Safety
+///
+/// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
-pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(_skb: *mut SkBuff, info: *mut GenlInfo) -> c_int {
+pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(
+    _skb: *mut SkBuff,
+    info: *mut GenlInfo,
+) -> c_int {
     // SAFETY: genetlink calls us with the request's info, valid during the call.
     let req = unsafe { Request::new(info) };
     from_result(|| {
@@ -37,7 +55,10 @@ pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(_skb: *mut SkBuff, info
             .attr(BIND_DMABUF_A_BINDING_CHUNK_SIZE)
             .map_or(BIND_DMABUF_CHUNK_SIZE_DEFAULT, |a| a.u32());
         if !chunk_size.is_power_of_two() {
-            req.error(c"chunk size must be a power of two", req.attr(BIND_DMABUF_A_BINDING_CHUNK_SIZE));
+            req.error(
+                c"chunk size must be a power of two",
+                req.attr(BIND_DMABUF_A_BINDING_CHUNK_SIZE),
+            );
             return Err(EINVAL);
         }
         let mut ids = [0u32; registry::MAX_QUEUES];
@@ -56,7 +77,10 @@ pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(_skb: *mut SkBuff, info
             n += 1;
         }
         let Some(dev) = NetDeviceRef::by_index(req.net(), ifindex_attr.u32()) else {
-            req.error(c"no device with this ifindex in the caller's network namespace", Some(ifindex_attr));
+            req.error(
+                c"no device with this ifindex in the caller's network namespace",
+                Some(ifindex_attr),
+            );
             return Err(ENODEV);
         };
         let id = registry::bind(dev.ptr(), &ids[..n], fd, chunk_size, owner(req)).map_err(|f| {
@@ -78,16 +102,21 @@ pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(_skb: *mut SkBuff, info
 }
 
 /// `unbind`: id.
+///
+/// # Safety
+///
+/// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
-pub unsafe extern "C" fn bind_dmabuf_nl_unbind_doit(_skb: *mut SkBuff, info: *mut GenlInfo) -> c_int {
+pub unsafe extern "C" fn bind_dmabuf_nl_unbind_doit(
+    _skb: *mut SkBuff,
+    info: *mut GenlInfo,
+) -> c_int {
     // SAFETY: As in `bind_dmabuf_nl_bind_dmabuf_doit`.
     let req = unsafe { Request::new(info) };
     from_result(|| {
         let id_attr = req.require(BIND_DMABUF_A_BINDING_ID)?;
-        registry::unbind(id_attr.u32(), Some(owner(req))).map_err(|e| {
-            req.error(no_binding_msg(e), Some(id_attr));
-            e
-        })?;
+        registry::unbind(id_attr.u32(), Some(owner(req)))
+            .inspect_err(|&e| req.error(no_binding_msg(e), Some(id_attr)))?;
         Ok(0)
     })
 }
@@ -108,10 +137,17 @@ fn put_binding(msg: &mut Msg, b: &Binding) -> Result {
     for &q in &i.queues[..i.nqueues as usize] {
         msg.nest(BIND_DMABUF_A_BINDING_QUEUES, |m| {
             m.u32(BIND_DMABUF_A_QUEUE_ID, q)?;
-            m.u32(BIND_DMABUF_A_QUEUE_TYPE, bind_dmabuf_queue_type_BIND_DMABUF_QUEUE_TYPE_RX)
+            m.u32(
+                BIND_DMABUF_A_QUEUE_TYPE,
+                bind_dmabuf_queue_type_BIND_DMABUF_QUEUE_TYPE_RX,
+            )
         })?;
     }
-    msg.u64(BIND_DMABUF_A_BINDING_DMABUF_SIZE, i.dmabuf_size, BIND_DMABUF_A_BINDING_PAD)?;
+    msg.u64(
+        BIND_DMABUF_A_BINDING_DMABUF_SIZE,
+        i.dmabuf_size,
+        BIND_DMABUF_A_BINDING_PAD,
+    )?;
     msg.u32(BIND_DMABUF_A_BINDING_CHUNK_SIZE, i.chunk_size)?;
     msg.u32(BIND_DMABUF_A_BINDING_CHUNKS_TOTAL, i.chunks_total)?;
     msg.u32(BIND_DMABUF_A_BINDING_CHUNKS_FREE, i.chunks_free)?;
@@ -132,8 +168,15 @@ fn put_binding(msg: &mut Msg, b: &Binding) -> Result {
 }
 
 /// `binding-get` do: id -> the binding's state and stats.
+///
+/// # Safety
+///
+/// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
-pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_doit(_skb: *mut SkBuff, info: *mut GenlInfo) -> c_int {
+pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_doit(
+    _skb: *mut SkBuff,
+    info: *mut GenlInfo,
+) -> c_int {
     // SAFETY: As in `bind_dmabuf_nl_bind_dmabuf_doit`.
     let req = unsafe { Request::new(info) };
     from_result(|| {
@@ -147,11 +190,13 @@ pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_doit(_skb: *mut SkBuff, info
             put_binding(&mut msg, b)
         })
         .unwrap_or(Err(ENOENT))
-        .map_err(|e| {
+        .inspect_err(|&e| {
             if e == ENOENT {
-                req.error(c"no such binding in the caller's network namespace", Some(id_attr));
+                req.error(
+                    c"no such binding in the caller's network namespace",
+                    Some(id_attr),
+                );
             }
-            e
         })?;
         msg.send(req)?;
         Ok(0)
@@ -159,8 +204,15 @@ pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_doit(_skb: *mut SkBuff, info
 }
 
 /// `binding-get` dump: every binding of the caller's netns, resumable by id.
+///
+/// # Safety
+///
+/// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
-pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_dumpit(skb: *mut SkBuff, cb: *mut NetlinkCallback) -> c_int {
+pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_dumpit(
+    skb: *mut SkBuff,
+    cb: *mut NetlinkCallback,
+) -> c_int {
     // SAFETY: genetlink calls us with the dump's skb and callback, valid during the call.
     let dcb = unsafe { DumpCb::new(cb) };
     let net = dcb.net();
@@ -190,7 +242,11 @@ pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_dumpit(skb: *mut SkBuff, cb:
         true
     });
     // A full skb ends this round; the core calls us again from the cursor.
-    if err == emsgsize().to_errno() { skb_len_or(skb, err) } else { err }
+    if err == emsgsize().to_errno() {
+        skb_len_or(skb, err)
+    } else {
+        err
+    }
 }
 
 /// A dump that filled its skb returns its length (so the core asks for more); an empty
@@ -203,8 +259,15 @@ fn skb_len_or(skb: *mut SkBuff, err: c_int) -> c_int {
 }
 
 /// `rx-read`: id, max-records -> records (each {offset, length, token, queue}).
+///
+/// # Safety
+///
+/// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
-pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(_skb: *mut SkBuff, info: *mut GenlInfo) -> c_int {
+pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(
+    _skb: *mut SkBuff,
+    info: *mut GenlInfo,
+) -> c_int {
     // SAFETY: As in `bind_dmabuf_nl_bind_dmabuf_doit`.
     let req = unsafe { Request::new(info) };
     from_result(|| {
@@ -218,14 +281,16 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(_skb: *mut SkBuff, info: *m
         // Room for every record (a nest of four attributes, about 48 bytes) before taking
         // them, so records are never taken and then lost to a full message.
         let mut msg = Msg::reply(req, 64 + 64 * max as u32)?;
-        let n = api::read_records(id, owner(req), &mut records).map_err(|e| {
-            req.error(no_binding_msg(e), Some(id_attr));
-            e
-        })?;
+        let n = api::read_records(id, owner(req), &mut records)
+            .inspect_err(|&e| req.error(no_binding_msg(e), Some(id_attr)))?;
         msg.u32(BIND_DMABUF_A_BINDING_ID, id)?;
         for r in &records[..n] {
             msg.nest(BIND_DMABUF_A_BINDING_RECORDS, |m| {
-                m.u64(BIND_DMABUF_A_RECORD_OFFSET, r.offset, BIND_DMABUF_A_RECORD_PAD)?;
+                m.u64(
+                    BIND_DMABUF_A_RECORD_OFFSET,
+                    r.offset,
+                    BIND_DMABUF_A_RECORD_PAD,
+                )?;
                 m.u32(BIND_DMABUF_A_RECORD_LENGTH, r.len)?;
                 m.u32(BIND_DMABUF_A_RECORD_TOKEN, r.token)?;
                 m.u32(BIND_DMABUF_A_RECORD_QUEUE, r.queue)
@@ -237,8 +302,15 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(_skb: *mut SkBuff, info: *m
 }
 
 /// `rx-release`: id, tokens (at most `tokens-max`) -> released.
+///
+/// # Safety
+///
+/// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
-pub unsafe extern "C" fn bind_dmabuf_nl_rx_release_doit(_skb: *mut SkBuff, info: *mut GenlInfo) -> c_int {
+pub unsafe extern "C" fn bind_dmabuf_nl_rx_release_doit(
+    _skb: *mut SkBuff,
+    info: *mut GenlInfo,
+) -> c_int {
     // SAFETY: As in `bind_dmabuf_nl_bind_dmabuf_doit`.
     let req = unsafe { Request::new(info) };
     from_result(|| {
@@ -252,10 +324,8 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_release_doit(_skb: *mut SkBuff, info:
             return Err(E2BIG);
         }
         let tokens = req.attrs(BIND_DMABUF_A_BINDING_TOKENS).map(|a| a.u32());
-        let (released, bad) = api::release_tokens(id_attr.u32(), owner(req), tokens).map_err(|e| {
-            req.error(no_binding_msg(e), Some(id_attr));
-            e
-        })?;
+        let (released, bad) = api::release_tokens(id_attr.u32(), owner(req), tokens)
+            .inspect_err(|&e| req.error(no_binding_msg(e), Some(id_attr)))?;
         if let Some(pos) = bad {
             let attr = req.attrs(BIND_DMABUF_A_BINDING_TOKENS).nth(pos);
             req.error(c"token not held by the user (double release or foreign token); the others were released", attr);

@@ -10,10 +10,14 @@
 
 use kernel::prelude::*;
 
+// C calls the `#[no_mangle]` entry points of `api` and `netlink` (the shim exports them
+// and the generated ops table points at them): they are reachable, rustc cannot see it.
+#[allow(unreachable_pub)]
 mod api;
 #[path = "../devmem/devmem.rs"]
 mod devmem;
 mod ffi;
+#[allow(unreachable_pub)]
 mod netlink;
 mod registry;
 mod rxq;
@@ -32,7 +36,10 @@ impl kernel::Module for Netmem {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: Called once, from module init, before anything else in the module runs.
         kernel::error::to_result(unsafe { ffi::nmx_shim_init() })?;
-        pr_info!("netmem: loaded (devmem chunk descriptor: {} bytes)\n", core::mem::size_of::<devmem::chunk::Chunk>());
+        pr_info!(
+            "netmem: loaded (devmem chunk descriptor: {} bytes)\n",
+            core::mem::size_of::<devmem::chunk::Chunk>()
+        );
         Ok(Netmem)
     }
 }

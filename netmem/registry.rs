@@ -32,7 +32,11 @@ fn swap_remove<T: Copy>(v: &mut KVec<T>, i: usize) {
 // SAFETY: The registry is only reached through `with`, which requires the registry mutex.
 unsafe impl Sync for Global {}
 
-static REGISTRY: Global = Global(UnsafeCell::new(Registry { rxqs: KVec::new(), bindings: KVec::new(), next_id: 1 }));
+static REGISTRY: Global = Global(UnsafeCell::new(Registry {
+    rxqs: KVec::new(),
+    bindings: KVec::new(),
+    next_id: 1,
+}));
 
 fn with<R>(_lock: &RegistryLock, f: impl FnOnce(&mut Registry) -> R) -> R {
     // SAFETY: The caller holds the registry mutex (the guard proves it) and `f` cannot
@@ -93,7 +97,13 @@ pub(crate) fn netdev_unregister(dev: *mut ffi::NetDevice) {
 }
 
 /// Binds the dma-buf `fd` to `queues` of `netdev`. Returns the binding id.
-pub(crate) fn bind(netdev: NetDevPtr, queues: &[u32], fd: i32, chunk_size: u32, owner: Owner) -> Result<u32, Fail> {
+pub(crate) fn bind(
+    netdev: NetDevPtr,
+    queues: &[u32],
+    fd: i32,
+    chunk_size: u32,
+    owner: Owner,
+) -> Result<u32, Fail> {
     if queues.is_empty() {
         return Err(fail(EINVAL, c"no queue to bind"));
     }
@@ -108,25 +118,26 @@ pub(crate) fn bind(netdev: NetDevPtr, queues: &[u32], fd: i32, chunk_size: u32, 
     let lock = RegistryLock::lock();
     with(&lock, |r| {
         let mut rxqs = [core::ptr::null_mut::<Rxq>(); MAX_QUEUES];
-        let mut supported = false;
+        let of_dev = |x: &*mut Rxq| {
+            // SAFETY: Registered rxqs are alive while listed; the registry lock is held.
+            unsafe { (**x).netdev.0 == netdev.0 }
+        };
+        if !r.rxqs.iter().any(of_dev) {
+            return Err(fail(eopnotsupp(), c"device driver has no netmem support"));
+        }
         for (slot, &qid) in queues.iter().enumerate() {
             if qid >= netdev.real_num_rx_queues() {
                 return Err(fail(ERANGE, c"queue id out of range for the device"));
             }
-            let found = r.rxqs.iter().copied().find(|&x| {
-                // SAFETY: Registered rxqs are alive (registry lock held).
-                let x = unsafe { &*x };
-                supported |= x.netdev.0 == netdev.0;
-                x.netdev.0 == netdev.0 && x.queue_id() == qid
+            let found = r.rxqs.iter().copied().find(|x| {
+                // SAFETY: As above.
+                of_dev(x) && unsafe { (**x).queue_id() } == qid
             });
             let Some(rxq) = found else {
-                if supported || r.rxqs.iter().any(|&x| {
-                    // SAFETY: As above.
-                    unsafe { (*x).netdev.0 == netdev.0 }
-                }) {
-                    return Err(fail(eopnotsupp(), c"queue not registered with netmem by its driver"));
-                }
-                return Err(fail(eopnotsupp(), c"device driver has no netmem support"));
+                return Err(fail(
+                    eopnotsupp(),
+                    c"queue not registered with netmem by its driver",
+                ));
             };
             // SAFETY: As above.
             if unsafe { (*rxq).is_bound() } {
@@ -137,7 +148,9 @@ pub(crate) fn bind(netdev: NetDevPtr, queues: &[u32], fd: i32, chunk_size: u32, 
         let rxqs = &rxqs[..queues.len()];
         // SAFETY: As above; all queues of a device share its DMA device and flags.
         let (dma_dev, flags) = unsafe { ((*rxqs[0]).dma_dev, (*rxqs[0]).flags) };
-        r.bindings.reserve(1, GFP_KERNEL).map_err(|_| fail(ENOMEM, c"out of memory"))?;
+        r.bindings
+            .reserve(1, GFP_KERNEL)
+            .map_err(|_| fail(ENOMEM, c"out of memory"))?;
         let id = r.next_id;
         let params = BindParams {
             id,
@@ -163,11 +176,15 @@ pub(crate) fn bind(netdev: NetDevPtr, queues: &[u32], fd: i32, chunk_size: u32, 
 pub(crate) fn with_binding<R>(id: u32, f: impl FnOnce(&Binding) -> R) -> Option<R> {
     let lock = RegistryLock::lock();
     with(&lock, |r| {
-        r.bindings.iter().copied().find_map(|b| {
-            // SAFETY: Bindings in the list are alive.
-            let b = unsafe { &*b };
-            (b.id == id && !b.is_unbound()).then_some(b)
-        }).map(f)
+        r.bindings
+            .iter()
+            .copied()
+            .find_map(|b| {
+                // SAFETY: Bindings in the list are alive.
+                let b = unsafe { &*b };
+                (b.id == id && !b.is_unbound()).then_some(b)
+            })
+            .map(f)
     })
 }
 
@@ -259,7 +276,6 @@ pub(crate) fn shutdown() {
             // SAFETY: Registered from a KBox; the list no longer has it.
             drop(unsafe { KBox::from_raw(rxq) });
         }
-
     });
 }
 

@@ -25,8 +25,21 @@ pub(crate) struct Rxq {
 pub(crate) const RXQ_F_CPU_COPY: u32 = 1;
 
 impl Rxq {
-    pub(crate) fn new(netdev: NetDevPtr, queue: u32, pp: *mut c_void, dma_dev: *mut Device, flags: u32) -> Self {
-        Rxq { pp, devmem: AtomicPtr::new(core::ptr::null_mut()), netdev, queue, dma_dev, flags }
+    pub(crate) fn new(
+        netdev: NetDevPtr,
+        queue: u32,
+        pp: *mut c_void,
+        dma_dev: *mut Device,
+        flags: u32,
+    ) -> Self {
+        Rxq {
+            pp,
+            devmem: AtomicPtr::new(core::ptr::null_mut()),
+            netdev,
+            queue,
+            dma_dev,
+            flags,
+        }
     }
 
     pub(crate) fn queue_id(&self) -> u32 {

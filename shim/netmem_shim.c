@@ -35,20 +35,24 @@ MODULE_IMPORT_NS(DMA_BUF);
 DEFINE_STATIC_KEY_FALSE(nmx_devmem_live);
 EXPORT_SYMBOL_GPL(nmx_devmem_live);
 
-/* The driver-facing API, implemented in Rust (netmem/, devmem/). */
-EXPORT_SYMBOL_GPL(nmx_rxq_register);
-EXPORT_SYMBOL_GPL(nmx_rxq_unregister);
-EXPORT_SYMBOL_GPL(nmx_devmem_alloc);
-EXPORT_SYMBOL_GPL(nmx_devmem_recycle_direct);
-EXPORT_SYMBOL_GPL(nmx_devmem_put);
-EXPORT_SYMBOL_GPL(nmx_devmem_rx_complete);
-EXPORT_SYMBOL_GPL(nmx_devmem_cpu_write);
-EXPORT_SYMBOL_GPL(nmx_devmem_chunk_size);
-EXPORT_SYMBOL_GPL(nmx_bind_dmabuf);
-EXPORT_SYMBOL_GPL(nmx_unbind);
-EXPORT_SYMBOL_GPL(nmx_binding_info);
-EXPORT_SYMBOL_GPL(nmx_binding_read);
-EXPORT_SYMBOL_GPL(nmx_binding_release);
+/*
+ * The driver-facing API, implemented in Rust (netmem/, devmem/): defined in
+ * another object of this module, so the export cannot follow a definition.
+ */
+#define NMX_EXPORT_RUST(sym) EXPORT_SYMBOL_GPL(sym)
+NMX_EXPORT_RUST(nmx_rxq_register);
+NMX_EXPORT_RUST(nmx_rxq_unregister);
+NMX_EXPORT_RUST(nmx_devmem_alloc);
+NMX_EXPORT_RUST(nmx_devmem_recycle_direct);
+NMX_EXPORT_RUST(nmx_devmem_put);
+NMX_EXPORT_RUST(nmx_devmem_rx_complete);
+NMX_EXPORT_RUST(nmx_devmem_cpu_write);
+NMX_EXPORT_RUST(nmx_devmem_chunk_size);
+NMX_EXPORT_RUST(nmx_bind_dmabuf);
+NMX_EXPORT_RUST(nmx_unbind);
+NMX_EXPORT_RUST(nmx_binding_info);
+NMX_EXPORT_RUST(nmx_binding_read);
+NMX_EXPORT_RUST(nmx_binding_release);
 
 void nmx_shim_devmem_live_inc(void)
 {

@@ -33,6 +33,7 @@ void nmx_shim_devmem_live_inc(void);
 void nmx_shim_devmem_live_dec(void);
 void nmx_shim_registry_lock(void);
 void nmx_shim_registry_unlock(void);
+/* BH-safe spinlocks for the Rust side (heap allocated: they never move). */
 spinlock_t *nmx_shim_spinlock_new(void);
 void nmx_shim_spinlock_free(spinlock_t *lock);
 void nmx_shim_spin_lock_bh(spinlock_t *lock);

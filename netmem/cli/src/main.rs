@@ -748,7 +748,14 @@ fn cmd_sink(c: SinkCmd) -> Result<ExitCode> {
     while s.frames < c.frames && Instant::now() < until {
         let n = match sock.recv(&mut buf) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
             Err(e) => return Err(e).context("recv"),
         };
         window.saw(1);
@@ -773,7 +780,11 @@ fn cmd_sink(c: SinkCmd) -> Result<ExitCode> {
             s.frames, s.bytes, s.verified, s.bad, s.active_frames_per_s
         );
     }
-    Ok(if s.bad == 0 && s.frames == c.frames { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if s.bad == 0 && s.frames == c.frames {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn main() -> ExitCode {

@@ -19,7 +19,10 @@
 #include <net/page_pool/helpers.h>
 #include <nmx/types.h>
 
-/* Enabled while at least one dma-buf binding exists. */
+/*
+ * Enabled while at least one dma-buf binding exists, and a binding exists
+ * until its last chunk came home: a devmem chunk never meets a disabled key.
+ */
 DECLARE_STATIC_KEY_FALSE(nmx_devmem_live);
 
 static __always_inline struct page *nmx_buf_page(struct nmx_buf *buf)
@@ -135,10 +138,12 @@ static __always_inline void nmx_put(struct nmx_rxq *rxq, struct nmx_buf *buf,
  *
  * Devmem buffers never enter an skb: the core skb free path only knows
  * page_pool. For a devmem buffer this records {offset, length, token, queue}
- * for the binding's owner and takes the buffer from the driver. For a page it
- * does nothing, and the driver builds its skb as usual (nmx_skb_add_page()).
+ * for the binding's owner and takes the buffer from the driver; a refused
+ * completion (extent beyond the chunk) sends the chunk back to its pool and is
+ * counted there (bad-put). For a page it does nothing, and the driver builds
+ * its skb as usual and marks it with nmx_skb_mark_for_recycle().
  *
- * Return: true if @buf was devmem and is consumed.
+ * Return: true if @buf was devmem: the driver no longer owns it either way.
  */
 static __always_inline bool nmx_rx_devmem(struct nmx_buf *buf, u32 offset, u32 len)
 {

@@ -84,6 +84,13 @@ struct nmx_rxq {
 /* The "device" is the CPU (test NIC): map the dma-buf for CPU writes too. */
 #define NMX_RXQ_F_CPU_COPY	BIT(0)
 
+/*
+ * A driver registers each RX queue once its page_pool exists (before or after
+ * register_netdev(): real_num_rx_queues must cover @queue when a user binds),
+ * and unregisters it after the queue's NAPI is disabled and its posted buffers
+ * were returned, before page_pool_destroy(). A dma-buf still bound to the
+ * queue is unmapped at unregistration: the device is going away.
+ */
 struct nmx_rxq *nmx_rxq_register(struct net_device *netdev, u32 queue,
 				 struct page_pool *pp, struct device *dma_dev,
 				 u32 flags);
