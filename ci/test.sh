@@ -19,11 +19,16 @@ step "host: loom model of the return ring"
 RUSTFLAGS="--cfg loom" cargo test -q --release -p devmem-core --test loom_ring --target-dir target/loom >/dev/null
 step "netlink: generated code matches the spec"
 ci/ynl-gen.sh --check
+step "style: rustfmt, clippy (CLIPPY=1), checkpatch"
+ci/check.sh
 step "modules"
 ci/modules.sh test >/dev/null
 step "cli"
 cargo build --release -q -p netmemctl
 step "VM suite"
 mkdir -p out/logs
+rm -rf out/bench-smoke
 ci/vm.sh --kernel "$kdir" --timeout "${NMX_VM_TIMEOUT:-1500}" --log out/logs/test-console.log -- tests/vm/run.sh out/test
+step "benchmark smoke output parses"
+python3 bench/summary.py --raw out/bench-smoke/raw.txt --out out/bench-smoke --smoke >/dev/null
 step "all passed"
