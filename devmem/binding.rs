@@ -11,15 +11,18 @@
 //! - When the device goes away first, the mapping is torn down then, while the device still
 //!   exists; chunks that come home later only do bookkeeping.
 
+use super::chunk::{Chunk, ChunkState};
 use super::layout::{self, Segment};
-use super::pool::{Pool, QueueCache};
+use super::pool::{Pool, QueueCache, Return, StateError, CACHE_CAPACITY};
 use crate::ffi::{
     self, emsgsize, eopnotsupp, DeviceRef, DmaBuf, Mapping, Net, NetDevPtr, Vmap, Work,
 };
+use crate::registry::MAX_QUEUES;
 use crate::rxq::Rxq;
 use core::cell::UnsafeCell;
 use core::ffi::{c_void, CStr};
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use core::mem::{offset_of, size_of};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
 /// An error with the message a netlink user reads (extack).
@@ -39,23 +42,62 @@ pub(crate) struct Owner {
     pub(crate) portid: u32,
 }
 
-/// One RX queue fed by a binding (`struct nmx_devmem_queue` for C).
+/// One RX queue fed by a binding.
+///
+/// Starts with `struct nmx_devmem_queue` (`<nmx/types.h>`): the fields up to `cache` are
+/// what the inline call-site helpers use for the NAPI fast path of `nmx_alloc()` and
+/// `nmx_recycle_direct()`, in C. The layout is checked below against the same literals as
+/// the C `static_assert`s.
+#[repr(C)]
 pub(crate) struct BoundQueue {
-    binding: AtomicPtr<Binding>,
+    /// `chunks`: the pool's descriptors (stable for the binding's life). C writes only the
+    /// `state` and `queue` of chunks it pops from or pushes to `cache`.
+    chunks: *const Chunk,
+    /// `alloc_fast`: written by C in the NAPI context only (plain increments); read here.
+    alloc_fast: AtomicU64,
+    /// `recycle_cached`: as `alloc_fast`.
+    recycle_cached: AtomicU64,
+    /// `detached`: nonzero once the queue is being detached; set with the pool's
+    /// `mark_detached`, before the RCU grace period that precedes draining `cache`.
+    detached: AtomicU32,
+    /// `slot`: the queue slot in the binding and its pool.
     slot: u16,
+    _pad: u16,
+    /// `cache`: the NAPI-local chunk cache (`struct nmx_devmem_cache`), touched only from the
+    /// queue's NAPI context (BH disabled), in C or here, or by the detacher after an RCU
+    /// grace period.
+    cache: UnsafeCell<QueueCache>,
+    // Private to Rust from here on.
+    binding: AtomicPtr<Binding>,
     pub(crate) queue_id: u32,
     /// The driver's queue while attached; cleared on detach (registry lock).
     rxq: AtomicPtr<Rxq>,
-    /// NAPI-local allocation cache: touched only from the queue's NAPI context (BH
-    /// disabled), or by the detacher after an RCU grace period.
-    cache: UnsafeCell<QueueCache>,
 }
 
-// SAFETY: Everything but `cache` is atomic; `cache` follows the NAPI-exclusive rule above,
-// which serialises its users.
+// SAFETY: Everything but `chunks` and `cache` is atomic; `chunks` is a read-only pointer to
+// the pool's descriptors (themselves atomics, shared by design), set before the queue is
+// published; `cache` follows the NAPI-exclusive rule above, which serialises its users.
 unsafe impl Sync for BoundQueue {}
 // SAFETY: As above.
 unsafe impl Send for BoundQueue {}
+
+// `struct nmx_devmem_queue`, `struct nmx_devmem_cache`, `struct nmx_devmem_binding` and the
+// chunk states: the same literals as the `static_assert`s in `<nmx/types.h>`.
+const _: () = assert!(offset_of!(BoundQueue, chunks) == 0);
+const _: () = assert!(offset_of!(BoundQueue, alloc_fast) == 8);
+const _: () = assert!(offset_of!(BoundQueue, recycle_cached) == 16);
+const _: () = assert!(offset_of!(BoundQueue, detached) == 24);
+const _: () = assert!(offset_of!(BoundQueue, slot) == 28);
+const _: () = assert!(offset_of!(BoundQueue, cache) == 32);
+const _: () = assert!(size_of::<UnsafeCell<QueueCache>>() == 520);
+const _: () = assert!(offset_of!(BoundQueue, binding) >= 552);
+const _: () = assert!(CACHE_CAPACITY == 128);
+const _: () = assert!(MAX_QUEUES == 16);
+const _: () = assert!(offset_of!(Binding, queue_ptrs) == 0);
+const _: () = assert!(size_of::<[AtomicPtr<BoundQueue>; MAX_QUEUES]>() == 128);
+const _: () = assert!(ChunkState::Free as u16 == 0);
+const _: () = assert!(ChunkState::Posted as u16 == 1);
+const _: () = assert!(size_of::<Chunk>() == 32);
 
 /// What a binding needs the device for; dropped (unmap, detach) when the device goes.
 struct DeviceIo {
@@ -66,7 +108,14 @@ struct DeviceIo {
 }
 
 /// A dma-buf bound to one or more RX queues of a device.
+///
+/// Starts with `struct nmx_devmem_binding` (`<nmx/types.h>`), which chunks' `owner` points
+/// at: the inline recycle finds a chunk's queue as `queue_ptrs[chunk.queue]`.
+#[repr(C)]
 pub(crate) struct Binding {
+    /// `queues`: `&queues[slot]` for each slot, null past the last; set before any chunk is
+    /// handed out, constant afterwards.
+    queue_ptrs: [AtomicPtr<BoundQueue>; MAX_QUEUES],
     pub(crate) id: u32,
     pub(crate) owner: Owner,
     pub(crate) net: usize,
@@ -177,11 +226,16 @@ impl Binding {
             let queue_id = unsafe { (**rxq).queue_id() };
             let cache = pool.new_cache(slot as u16).map_err(|_| nomem())?;
             let q = BoundQueue {
-                binding: AtomicPtr::new(core::ptr::null_mut()),
+                chunks: pool.chunks().as_ptr(),
+                alloc_fast: AtomicU64::new(0),
+                recycle_cached: AtomicU64::new(0),
+                detached: AtomicU32::new(0),
                 slot: slot as u16,
+                _pad: 0,
+                cache: UnsafeCell::new(cache),
+                binding: AtomicPtr::new(core::ptr::null_mut()),
                 queue_id,
                 rxq: AtomicPtr::new(core::ptr::null_mut()),
-                cache: UnsafeCell::new(cache),
             };
             queues.push(q, GFP_KERNEL).map_err(|_| nomem())?;
         }
@@ -193,6 +247,7 @@ impl Binding {
         .map_err(|_| nomem())?;
         let mut b = KBox::new(
             Binding {
+                queue_ptrs: core::array::from_fn(|_| AtomicPtr::new(core::ptr::null_mut())),
                 id: p.id,
                 owner: p.owner,
                 net: p.netdev.net() as usize,
@@ -218,8 +273,10 @@ impl Binding {
         for c in b.pool.chunks() {
             c.set_owner(me as usize);
         }
-        for q in b.queues.iter() {
+        for (q, ptr) in b.queues.iter().zip(b.queue_ptrs.iter()) {
             q.binding.store(me, Ordering::Relaxed);
+            // `queues` is never resized: the element addresses are final.
+            ptr.store(q as *const BoundQueue as *mut BoundQueue, Ordering::Relaxed);
         }
         Ok(b)
     }
@@ -253,6 +310,10 @@ impl Binding {
             if !rxq.is_null() {
                 // SAFETY: Registry lock held: a still attached rxq is registered, so alive.
                 unsafe { (*rxq).unbind() };
+                // The inline recycle's view first, then the pool's (its fence orders both
+                // before the grace period's start); NAPI contexts that still saw 0 are over
+                // once `synchronize_rcu_bh` returns.
+                q.detached.store(1, Ordering::Relaxed);
                 self.pool.mark_detached(q.slot);
                 mine[usize::from(q.slot)] = true;
             }
@@ -313,11 +374,13 @@ impl Binding {
         }
     }
 
-    // NAPI fast path, reached from the exported `nmx_devmem_*` entry points.
+    // NAPI slow paths, reached from the exported `nmx_devmem_*` entry points when the
+    // inline C fast path (`<nmx/helpers.h>`) cannot serve the call.
 
-    /// Allocates a chunk for queue `q`. Caller: the queue's NAPI context.
+    /// Allocates a chunk for queue `q` (the inline path found its cache empty: refill).
+    /// Caller: the queue's NAPI context.
     #[inline]
-    pub(crate) fn alloc(&self, q: &BoundQueue) -> *mut super::chunk::Chunk {
+    pub(crate) fn alloc(&self, q: &BoundQueue) -> *mut Chunk {
         // SAFETY: NAPI context of the queue (caller contract), the cache's only user while
         // the queue is attached; `rxq->devmem` is cleared before detach and an RCU grace
         // period separates any NAPI still here from the detacher.
@@ -328,16 +391,21 @@ impl Binding {
         }
     }
 
-    /// Recycles a chunk from the NAPI context of the queue that allocated it.
+    /// Recycles chunk `c` from the NAPI context of the queue that allocated it (the inline
+    /// path found the cache full, the queue detached or the chunk not posted).
     #[inline]
-    pub(crate) fn recycle_direct(&self, index: u32, slot: u16) {
-        let ret = if self.pool.is_detached(slot) {
-            self.pool.put(index)
-        } else {
-            let q = &self.queues[slot as usize];
-            // SAFETY: As in `alloc`: the queue is attached and we run in its NAPI context.
-            let cache = unsafe { &mut *q.cache.get() };
-            self.pool.recycle_direct(cache, index)
+    pub(crate) fn recycle_direct(&self, c: &Chunk) {
+        let ret = match self.queues.get(usize::from(c.queue())) {
+            Some(q) if q.detached.load(Ordering::Relaxed) == 0 => {
+                // SAFETY: As in `alloc`: the queue is not detached (whoever detaches it sets
+                // `detached` before the grace period that precedes draining the cache, and
+                // this NAPI context started before the grace period ended, or would see it
+                // set), and we run in its NAPI context.
+                let cache = unsafe { &mut *q.cache.get() };
+                self.pool.recycle_direct(cache, c.index)
+            }
+            // Detached: never touch the cache; the pool sends the chunk to its free list.
+            _ => self.pool.put(c.index),
         };
         self.finish(ret);
     }
@@ -348,7 +416,8 @@ impl Binding {
         self.finish(ret);
     }
 
-    fn finish(&self, ret: core::result::Result<super::pool::Return, super::pool::StateError>) {
+    #[inline]
+    fn finish(&self, ret: core::result::Result<Return, StateError>) {
         // A state violation (double put) is refused and counted by the pool (bad-put).
         if let Ok(r) = ret {
             self.after_return(r.drained);
@@ -389,10 +458,12 @@ impl Binding {
     }
 
     #[inline]
-    fn chunk_ptr(&self, index: u32) -> *mut super::chunk::Chunk {
-        let c: *const super::chunk::Chunk = &self.pool.chunks()[index as usize];
-        // C only reads the descriptor (dma, magic): the cast to `*mut` gives it the C type.
-        c.cast_mut()
+    fn chunk_ptr(&self, index: u32) -> *mut Chunk {
+        self.pool
+            .chunk(index)
+            // The descriptor's C type is mutable: C writes only its atomic `state` and
+            // `queue` (the inline fast path), which `&Chunk` allows too.
+            .map_or(core::ptr::null_mut(), |c| (c as *const Chunk).cast_mut())
     }
 
     pub(crate) fn chunk_size(&self) -> u32 {
@@ -423,9 +494,15 @@ impl Binding {
         info.chunks_posted = counts.posted;
         info.chunks_completed = counts.completed;
         info.chunks_user = counts.user;
-        info.alloc_fast = s.queues.alloc_fast;
+        // The inline C fast path counts in the queue heads, the Rust paths in the pool.
+        let (mut alloc_fast, mut recycle_cached) = (s.queues.alloc_fast, s.queues.recycle_cached);
+        for q in self.queues.iter() {
+            alloc_fast += q.alloc_fast.load(Ordering::Relaxed);
+            recycle_cached += q.recycle_cached.load(Ordering::Relaxed);
+        }
+        info.alloc_fast = alloc_fast;
         info.alloc_slow = s.queues.alloc_slow;
-        info.recycle_cached = s.queues.recycle_cached;
+        info.recycle_cached = recycle_cached;
         info.recycle_ring = s.queues.recycle_ring;
         info.ring_full = s.ring_full;
         info.empty = s.queues.empty;
@@ -451,9 +528,7 @@ fn nomem() -> Fail {
 /// `chunk` must be a chunk netmem handed out (it carries `DEVMEM_MAGIC`) and not yet freed;
 /// its binding outlives every chunk that is not home.
 #[inline]
-pub(crate) unsafe fn chunk_binding<'a>(
-    chunk: *const super::chunk::Chunk,
-) -> (&'a super::chunk::Chunk, &'a Binding) {
+pub(crate) unsafe fn chunk_binding<'a>(chunk: *const Chunk) -> (&'a Chunk, &'a Binding) {
     // SAFETY: By the function's safety requirement.
     let c = unsafe { &*chunk };
     // SAFETY: `owner` was set to the binding at bind time; the binding is alive while the

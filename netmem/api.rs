@@ -94,6 +94,9 @@ pub unsafe extern "C" fn nmx_rxq_unregister(rxq: *mut Rxq) {
 
 /// `nmx_devmem_alloc()`: a chunk for a bound queue, or NULL when the pool is empty.
 ///
+/// The slow path of the inline `nmx_alloc()`, which serves cache hits itself: refills the
+/// queue's cache (remote returns, then the free list) and takes a chunk from it.
+///
 /// # Safety
 ///
 /// `q` must be `rxq->devmem` of a registered queue, read and used in its NAPI context.
@@ -106,15 +109,19 @@ pub unsafe extern "C" fn nmx_devmem_alloc(q: *mut BoundQueue) -> *mut Chunk {
 
 /// `nmx_devmem_recycle_direct()`: returns a chunk from the NAPI context of its queue.
 ///
+/// The slow path of the inline `nmx_recycle_direct()`, which pushes into a queue's cache
+/// itself: spills a full cache, sends the chunk of a detached queue to the free list, and
+/// refuses (and counts) a chunk that is not posted.
+///
 /// # Safety
 ///
-/// `chunk` must be a chunk from `nmx_devmem_alloc()` that the caller owns, and the caller
-/// must run in the NAPI context of the queue that allocated it.
+/// `chunk` must be a chunk from `nmx_alloc()` that the caller owns, and the caller must run
+/// in the NAPI context of the queue that allocated it.
 #[no_mangle]
 pub unsafe extern "C" fn nmx_devmem_recycle_direct(chunk: *mut Chunk) {
     // SAFETY: By the function's safety requirement.
     let (c, b) = unsafe { binding::chunk_binding(chunk) };
-    b.recycle_direct(c.index, c.queue());
+    b.recycle_direct(c);
 }
 
 /// `nmx_devmem_put()`: returns a chunk from any context.

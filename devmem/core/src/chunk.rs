@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The chunk descriptor shared with C drivers, and its state machine.
 //!
-//! C drivers see a [`Chunk`] through a C struct of the same layout and read only `dma` and
-//! `magic`. `magic` sits at offset 8, where `struct page` keeps `pp_magic`, so code that
-//! peeks at a netmem's magic finds [`DEVMEM_MAGIC`] and never mistakes a chunk for a
-//! page_pool page.
+//! C drivers see a [`Chunk`] through a C struct of the same layout (`struct nmx_chunk`) and
+//! read only `dma` and `magic`. `magic` sits at offset 8, where `struct page` keeps
+//! `pp_magic`, so code that peeks at a netmem's magic finds [`DEVMEM_MAGIC`] and never
+//! mistakes a chunk for a page_pool page.
+//!
+//! netmem's inline call-site helpers (`<nmx/helpers.h>`) also run the two NAPI-local moves
+//! in C: `Free -> Posted` (setting `queue`) when popping a chunk from its queue cache, and
+//! `Posted -> Free` when pushing it back, exactly like [`Chunk::alloc_owned`] and
+//! [`Chunk::free_owned`]: a plain load and store. Hence the layout and the numeric values of
+//! [`ChunkState::Free`] and [`ChunkState::Posted`] are part of the C contract, checked here
+//! and by `static_assert`s in `<nmx/types.h>`.
 //!
 //! State changes on paths where exactly one party owns the chunk (NAPI fast paths, the
 //! driver completing its own buffer) use a relaxed load and store: plain moves. Changes that
@@ -85,9 +92,18 @@ pub struct Chunk {
     queue: AtomicU16,
 }
 
+// `struct nmx_chunk`: offsets, size and the state values C uses (`NMX_CHUNK_FREE`,
+// `NMX_CHUNK_POSTED`), checked against the same literals as the C `static_assert`s.
 const _: () = assert!(core::mem::size_of::<Chunk>() == 32);
+const _: () = assert!(core::mem::align_of::<Chunk>() == 8);
 const _: () = assert!(core::mem::offset_of!(Chunk, dma) == 0);
 const _: () = assert!(core::mem::offset_of!(Chunk, magic) == 8);
+const _: () = assert!(core::mem::offset_of!(Chunk, owner) == 16);
+const _: () = assert!(core::mem::offset_of!(Chunk, index) == 24);
+const _: () = assert!(core::mem::offset_of!(Chunk, state) == 28);
+const _: () = assert!(core::mem::offset_of!(Chunk, queue) == 30);
+const _: () = assert!(ChunkState::Free as u16 == 0);
+const _: () = assert!(ChunkState::Posted as u16 == 1);
 
 impl Chunk {
     /// A free chunk with the given index and DMA address.

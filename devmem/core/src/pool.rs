@@ -7,7 +7,10 @@
 //! Where a free chunk can be, and who touches it:
 //! - a [`QueueCache`]: owned by the queue's NAPI only (the kernel keeps it in an `UnsafeCell`
 //!   and hands out `&mut` in NAPI context); alloc and direct recycle use it without any atomic
-//!   read-modify-write or lock;
+//!   read-modify-write or lock. Its layout is shared with C: in the kernel, the inline
+//!   call-site helpers run the fast paths of [`Pool::alloc`] and [`Pool::recycle_direct`]
+//!   on it themselves and call into Rust only when it is empty or full (or the queue is
+//!   detached, or the chunk is not Posted);
 //! - the queue's remote-return ring: any context returns chunks there (`put`, `release`); the
 //!   NAPI drains it into its cache when the cache runs dry;
 //! - the shared free list, under a lock: refills caches in batches, and takes everything once
@@ -328,16 +331,44 @@ struct SharedStats {
     dropped_records: AtomicU64,
 }
 
-/// NAPI-local chunk cache of one queue slot.
+/// NAPI-local chunk cache of one queue slot: a LIFO of free chunk indices.
 ///
 /// Exactly one exists per slot ([`Pool::new_cache`]); only the context running the queue's
 /// NAPI may use it. It must be used with the pool that created it.
+///
+/// The layout is shared with C (`struct nmx_devmem_cache` in `<nmx/types.h>`): the kernel
+/// embeds the cache in its per-queue structure and the inline call-site helpers pop and push
+/// `stack[..len]` directly, with the same meaning as [`Pool::alloc`] and
+/// [`Pool::recycle_direct`] on their fast path. Do not reorder; see the const asserts below
+/// and the matching `static_assert`s in C.
+#[repr(C)]
 pub struct QueueCache {
-    stack: IndexStack,
+    /// Entries in `stack`; at most [`CACHE_CAPACITY`] (anything larger reads as full).
+    len: u32,
     slot: u16,
+    _pad: u16,
+    /// `stack[..len]` are free chunk indices, most recently pushed last.
+    stack: [u32; CACHE_CAPACITY],
 }
 
+// `struct nmx_devmem_cache`: offsets and size checked against literals on both sides.
+const _: () = assert!(CACHE_CAPACITY == 128);
+const _: () = assert!(core::mem::offset_of!(QueueCache, len) == 0);
+const _: () = assert!(core::mem::offset_of!(QueueCache, slot) == 4);
+const _: () = assert!(core::mem::offset_of!(QueueCache, stack) == 8);
+const _: () = assert!(core::mem::size_of::<QueueCache>() == 520);
+const _: () = assert!(core::mem::align_of::<QueueCache>() == 4);
+
 impl QueueCache {
+    fn new(slot: u16) -> Self {
+        Self {
+            len: 0,
+            slot,
+            _pad: 0,
+            stack: [0; CACHE_CAPACITY],
+        }
+    }
+
     /// The queue slot.
     pub fn slot(&self) -> u16 {
         self.slot
@@ -345,12 +376,51 @@ impl QueueCache {
 
     /// Chunks cached.
     pub fn len(&self) -> usize {
-        self.stack.len()
+        self.as_slice().len()
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
-        self.stack.is_empty()
+        self.len == 0
+    }
+
+    /// Whether no further chunk fits.
+    #[inline]
+    fn is_full(&self) -> bool {
+        self.len as usize >= CACHE_CAPACITY
+    }
+
+    /// The cached indices, oldest first.
+    pub fn as_slice(&self) -> &[u32] {
+        self.stack.get(..self.len as usize).unwrap_or(&self.stack)
+    }
+
+    /// Pushes `idx`; gives it back as `Err(idx)` when full.
+    #[inline]
+    pub(crate) fn push(&mut self, idx: u32) -> Result<(), u32> {
+        match self.stack.get_mut(self.len as usize) {
+            Some(slot) => {
+                *slot = idx;
+                self.len += 1;
+                Ok(())
+            }
+            None => Err(idx),
+        }
+    }
+
+    /// Pops the most recently pushed index.
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<u32> {
+        let n = self.len.checked_sub(1)?;
+        // A `len` beyond the capacity (only a C-side bug could store one) is clamped.
+        let n = n.min(CACHE_CAPACITY as u32 - 1);
+        self.len = n;
+        self.stack.get(n as usize).copied()
+    }
+
+    /// Forgets every entry.
+    fn clear(&mut self) {
+        self.len = 0;
     }
 }
 
@@ -443,11 +513,10 @@ impl Pool {
             .queues
             .get(usize::from(slot))
             .ok_or(PoolError::BadSlot)?;
-        let stack = IndexStack::with_capacity(CACHE_CAPACITY)?;
         if q.cache_taken.swap(true, Ordering::AcqRel) || q.detached.load(Ordering::Acquire) {
             return Err(PoolError::SlotTaken);
         }
-        Ok(QueueCache { stack, slot })
+        Ok(QueueCache::new(slot))
     }
 
     /// Number of chunks.
@@ -520,7 +589,7 @@ impl Pool {
             return None;
         }
         let q = self.queues.get(usize::from(cache.slot))?;
-        if let Some(idx) = cache.stack.pop() {
+        if let Some(idx) = cache.pop() {
             if self.take(idx, cache.slot) {
                 bump(&q.counters.alloc_fast);
                 return Some(idx);
@@ -551,10 +620,10 @@ impl Pool {
             // Remote returns first: they are this queue's and cost no lock.
             if let Some(ring) = q.ring.as_ref() {
                 let mut got = 0;
-                while !cache.stack.is_full() {
+                while !cache.is_full() {
                     match ring.pop() {
                         Some(i) => {
-                            let _ = cache.stack.push(i);
+                            let _ = cache.push(i);
                             got += 1;
                         }
                         None => break,
@@ -562,9 +631,8 @@ impl Pool {
                 }
                 add(&q.counters.recycle_ring, got);
             }
-            let have = cache.stack.len();
+            let have = cache.len();
             if have < REFILL_BATCH {
-                let stack = &mut cache.stack;
                 self.free.with(|fl| {
                     // Checked under the lock: once `drained` was reported (decided under this
                     // lock), no chunk may leave the free list again.
@@ -574,14 +642,14 @@ impl Pool {
                     for _ in have..REFILL_BATCH {
                         match fl.pop() {
                             Some(i) => {
-                                let _ = stack.push(i);
+                                let _ = cache.push(i);
                             }
                             None => break,
                         }
                     }
                 });
             }
-            while let Some(idx) = cache.stack.pop() {
+            while let Some(idx) = cache.pop() {
                 if self.take(idx, cache.slot) {
                     bump(&q.counters.alloc_slow);
                     return Some(idx);
@@ -610,7 +678,7 @@ impl Pool {
         if let Some(q) = self.queues.get(usize::from(cache.slot)) {
             if !q.detached.load(Ordering::Relaxed)
                 && !self.unbound.load(Ordering::Relaxed)
-                && cache.stack.push(idx).is_ok()
+                && cache.push(idx).is_ok()
             {
                 bump(&q.counters.recycle_cached);
                 return Ok(Return::new(Dest::Cache));
@@ -630,7 +698,7 @@ impl Pool {
             let mut buf = [0u32; REFILL_BATCH];
             let mut n = 0;
             while n < REFILL_BATCH {
-                match cache.stack.pop() {
+                match cache.pop() {
                     Some(i) => {
                         buf[n] = i;
                         n += 1;
@@ -639,7 +707,7 @@ impl Pool {
                 }
             }
             let drained = self.free_extend(&buf[..n]);
-            if cache.stack.push(idx).is_ok() {
+            if cache.push(idx).is_ok() {
                 bump(&q.counters.recycle_cached);
                 return Return {
                     dest: Dest::Cache,
@@ -910,10 +978,10 @@ impl Pool {
             fence(Ordering::SeqCst);
         }
         let mut out = Detached {
-            moved: cache.stack.len() as u32,
-            drained: self.free_extend(cache.stack.as_slice()),
+            moved: cache.len() as u32,
+            drained: self.free_extend(cache.as_slice()),
         };
-        cache.stack.clear();
+        cache.clear();
         if let Some(ring) = q.and_then(|q| q.ring.as_ref()) {
             let (moved, drained) = self.drain_ring_to_free(ring);
             out.moved += moved;
@@ -1034,7 +1102,7 @@ impl Pool {
             }
         }
         for c in caches {
-            for &i in c.stack.as_slice() {
+            for &i in c.as_slice() {
                 m.mark(i, ChunkState::Free);
             }
         }
@@ -1108,6 +1176,35 @@ mod tests {
         send_sync::<Pool>();
         fn send<T: Send>() {}
         send::<QueueCache>();
+        // `struct nmx_devmem_cache` (also const-asserted next to the type).
+        assert_eq!(core::mem::size_of::<QueueCache>(), 8 + 4 * CACHE_CAPACITY);
+        assert_eq!(core::mem::offset_of!(QueueCache, len), 0);
+        assert_eq!(core::mem::offset_of!(QueueCache, slot), 4);
+        assert_eq!(core::mem::offset_of!(QueueCache, stack), 8);
+    }
+
+    #[test]
+    fn cache_stack_bounds() {
+        let mut c = QueueCache::new(3);
+        assert_eq!((c.slot(), c.len(), c.is_empty()), (3, 0, true));
+        assert_eq!(c.pop(), None);
+        for i in 0..CACHE_CAPACITY as u32 {
+            c.push(i).unwrap();
+        }
+        assert!(c.is_full());
+        assert_eq!(c.push(999), Err(999));
+        assert_eq!(c.as_slice().len(), CACHE_CAPACITY);
+        assert_eq!(c.pop(), Some(CACHE_CAPACITY as u32 - 1));
+        assert_eq!(c.len(), CACHE_CAPACITY - 1);
+        // A length only a C-side bug could store stays memory safe and reads as full.
+        c.len = 1000;
+        assert!(c.is_full());
+        assert_eq!(c.len(), CACHE_CAPACITY);
+        assert_eq!(c.push(5), Err(5));
+        assert_eq!(c.pop(), Some(CACHE_CAPACITY as u32 - 1));
+        assert_eq!(c.len(), CACHE_CAPACITY - 1);
+        c.clear();
+        assert!(c.is_empty() && c.as_slice().is_empty());
     }
 
     #[test]
@@ -1132,7 +1229,7 @@ mod tests {
         let mut c = p.new_cache(0).unwrap();
         let i = p.alloc(&mut c).unwrap();
         // A bug elsewhere puts a posted chunk into the cache.
-        c.stack.push(i).unwrap();
+        c.push(i).unwrap();
         let j = p.alloc(&mut c).unwrap();
         assert_ne!(i, j);
         assert_eq!(p.stats().bad_put, 1);

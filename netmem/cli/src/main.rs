@@ -709,16 +709,17 @@ fn cmd_send(c: SendCmd) -> Result<ExitCode> {
             }
         }
         payload::fill(&mut buf, c.seq_start.wrapping_add(i as u32));
-        match sock.send(&buf) {
+        // An ICMP port unreachable for an earlier datagram is reported by this send,
+        // which then did not transmit: count it and send again (the error is consumed).
+        let mut res = sock.send(&buf);
+        if matches!(&res, Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused) {
+            s.refused += 1;
+            res = sock.send(&buf);
+        }
+        match res {
             Ok(n) => {
                 s.sent += 1;
                 s.bytes += n as u64;
-            }
-            // ICMP port unreachable for an earlier datagram: keep going.
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                s.refused += 1;
-                s.sent += 1;
-                s.bytes += buf.len() as u64;
             }
             Err(e) => return Err(e).context("send"),
         }

@@ -47,6 +47,56 @@ static __always_inline bool nmx_buf_is_devmem(const struct nmx_buf *buf)
 	       unlikely(((const struct nmx_chunk *)buf)->magic == NMX_DEVMEM_MAGIC);
 }
 
+/*
+ * devmem fast paths, in the NAPI context of the queue: a hit in the queue's
+ * cache is a few loads and stores on NAPI-local memory (no atomic, no lock);
+ * netmem.ko is called for everything else: refill of an empty cache, spill of
+ * a full one, a detached queue, a chunk that is not posted (double recycle,
+ * counted as bad-put there). The moves and counters are those of
+ * devmem_pool's own fast path (Pool::alloc, Pool::recycle_direct in
+ * devmem/core/src/pool.rs).
+ *
+ * The counters have a single writer (the NAPI) and are read by binding-get
+ * as relaxed atomics: a plain increment of an aligned u64 suffices.
+ */
+static __always_inline struct nmx_buf *
+__nmx_devmem_alloc(struct nmx_devmem_queue *q)
+{
+	struct nmx_devmem_cache *cache = &q->cache;
+	struct nmx_chunk *chunk;
+	u32 len = cache->len;
+
+	if (unlikely(!len))
+		return nmx_devmem_alloc(q);
+	cache->len = --len;
+	chunk = &q->chunks[cache->stack[len]];
+	/* Free -> posted: the cache owns its chunks, nobody else writes them. */
+	WRITE_ONCE(chunk->state, NMX_CHUNK_POSTED);
+	WRITE_ONCE(chunk->queue, q->slot);
+	q->alloc_fast++;
+	return (struct nmx_buf *)chunk;
+}
+
+static __always_inline void __nmx_devmem_recycle_direct(struct nmx_chunk *chunk)
+{
+	/* Valid while the chunk is posted: the binding waits for its chunks. */
+	const struct nmx_devmem_binding *b = chunk->owner;
+	struct nmx_devmem_queue *q = b->queues[READ_ONCE(chunk->queue)];
+	struct nmx_devmem_cache *cache = &q->cache;
+	u32 len = cache->len;
+
+	if (likely(!READ_ONCE(q->detached) &&
+		   READ_ONCE(chunk->state) == NMX_CHUNK_POSTED &&
+		   len < NMX_DEVMEM_CACHE_SIZE)) {
+		WRITE_ONCE(chunk->state, NMX_CHUNK_FREE);
+		cache->stack[len] = chunk->index;
+		cache->len = len + 1;
+		q->recycle_cached++;
+		return;
+	}
+	nmx_devmem_recycle_direct(chunk);
+}
+
 /**
  * nmx_alloc() - allocate an RX buffer for a queue
  * @rxq: the queue
@@ -62,7 +112,7 @@ static __always_inline struct nmx_buf *nmx_alloc(struct nmx_rxq *rxq)
 		struct nmx_devmem_queue *q = READ_ONCE(rxq->devmem);
 
 		if (q)
-			return nmx_devmem_alloc(q);
+			return __nmx_devmem_alloc(q);
 	}
 	return (struct nmx_buf *)page_pool_dev_alloc_pages(rxq->pp);
 }
@@ -106,7 +156,7 @@ static __always_inline void nmx_recycle_direct(struct nmx_rxq *rxq,
 					       struct nmx_buf *buf)
 {
 	if (nmx_buf_is_devmem(buf))
-		nmx_devmem_recycle_direct(nmx_buf_chunk(buf));
+		__nmx_devmem_recycle_direct(nmx_buf_chunk(buf));
 	else
 		page_pool_recycle_direct(rxq->pp, nmx_buf_page(buf));
 }
@@ -122,7 +172,7 @@ static __always_inline void nmx_put(struct nmx_rxq *rxq, struct nmx_buf *buf,
 {
 	if (nmx_buf_is_devmem(buf)) {
 		if (allow_direct)
-			nmx_devmem_recycle_direct(nmx_buf_chunk(buf));
+			__nmx_devmem_recycle_direct(nmx_buf_chunk(buf));
 		else
 			nmx_devmem_put(nmx_buf_chunk(buf));
 	} else {

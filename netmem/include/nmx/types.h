@@ -42,18 +42,19 @@ struct page_pool;
  */
 struct nmx_buf;
 
-struct nmx_devmem_queue;
-
 /**
  * struct nmx_chunk - descriptor of one chunk of a dma-buf bound to RX queues.
  * @dma: device address of the chunk for the bound NIC's DMA device
  * @magic: NMX_DEVMEM_MAGIC, at the offset of page->pp_magic
- * @owner: the binding (private to netmem.ko)
+ * @owner: the binding (&struct nmx_devmem_binding)
  * @index: chunk number; its dma-buf offset is @index times the chunk size
- * @state: ownership state (free, posted, held by user), private to netmem.ko
- * @queue: slot of the bound queue it was last allocated on, private
+ * @state: ownership state (free, posted, completed, held by user)
+ * @queue: slot of the bound queue it was last allocated on
  *
- * 32 bytes: two descriptors per 64-byte cache line.
+ * 32 bytes: two descriptors per 64-byte cache line. Drivers read @dma and
+ * @magic only; the rest belongs to netmem, whose inline fast paths below
+ * (<nmx/helpers.h>) move @state between NMX_CHUNK_FREE and NMX_CHUNK_POSTED
+ * and set @queue, exactly as netmem.ko's own fast path would.
  */
 struct nmx_chunk {
 	u64 dma;
@@ -64,8 +65,95 @@ struct nmx_chunk {
 	u16 queue;
 };
 
+/* Values of nmx_chunk.state the inline fast paths use (Rust: ChunkState). */
+#define NMX_CHUNK_FREE		0
+#define NMX_CHUNK_POSTED	1
+
 static_assert(offsetof(struct nmx_chunk, magic) == offsetof(struct page, pp_magic));
 static_assert(sizeof(struct nmx_chunk) == 32);
+/* The same literals as the const asserts in devmem/core/src/chunk.rs. */
+static_assert(offsetof(struct nmx_chunk, dma) == 0);
+static_assert(offsetof(struct nmx_chunk, magic) == 8);
+static_assert(offsetof(struct nmx_chunk, owner) == 16);
+static_assert(offsetof(struct nmx_chunk, index) == 24);
+static_assert(offsetof(struct nmx_chunk, state) == 28);
+static_assert(offsetof(struct nmx_chunk, queue) == 30);
+static_assert(NMX_CHUNK_FREE == 0 && NMX_CHUNK_POSTED == 1);
+
+#define NMX_MAX_QUEUES_PER_BINDING	16
+
+/* Entries in a bound queue's NAPI-local chunk cache (Rust: CACHE_CAPACITY). */
+#define NMX_DEVMEM_CACHE_SIZE	128
+
+/**
+ * struct nmx_devmem_cache - NAPI-local cache of free chunks of one bound queue
+ * @len: number of valid entries in @stack
+ * @slot: the queue's slot in its binding
+ * @pad: unused
+ * @stack: indices of free chunks (state NMX_CHUNK_FREE), last in first out
+ *
+ * This is devmem_pool's own cache (Rust: QueueCache, #[repr(C)]), touched
+ * only in the queue's NAPI context: by the inline helpers on hits, by
+ * netmem.ko to refill it when empty and spill it when full.
+ */
+struct nmx_devmem_cache {
+	u32 len;
+	u16 slot;
+	u16 pad;
+	u32 stack[NMX_DEVMEM_CACHE_SIZE];
+};
+
+/**
+ * struct nmx_devmem_queue - C view of an RX queue fed by a dma-buf binding
+ * @chunks: the binding's chunk descriptors, by index
+ * @alloc_fast: allocations served by the inline fast path (NAPI-local counter)
+ * @recycle_cached: direct recycles into @cache by the inline fast path (ditto)
+ * @detached: set by netmem before the RCU grace period that detaches the
+ *	queue; direct recycles then go to netmem.ko, never into @cache
+ * @slot: the queue's slot in its binding
+ * @pad: unused
+ * @cache: the NAPI-local chunk cache
+ *
+ * The first fields of netmem.ko's per-queue object (Rust: BoundQueue,
+ * #[repr(C)]), which is larger: never allocate or copy one. Only the inline
+ * helpers use it, in the queue's NAPI context; netmem.ko reads the counters
+ * for binding-get.
+ */
+struct nmx_devmem_queue {
+	struct nmx_chunk *chunks;
+	u64 alloc_fast;
+	u64 recycle_cached;
+	u32 detached;
+	u16 slot;
+	u16 pad;
+	struct nmx_devmem_cache cache;
+};
+
+/**
+ * struct nmx_devmem_binding - C view of a dma-buf binding (chunk->owner)
+ * @queues: its bound queues by slot (NULL past the last one)
+ *
+ * The first field of netmem.ko's binding (Rust: Binding, #[repr(C)]).
+ */
+struct nmx_devmem_binding {
+	struct nmx_devmem_queue *queues[NMX_MAX_QUEUES_PER_BINDING];
+};
+
+/* The same literals as the const asserts in devmem/{binding.rs,core/src/pool.rs}. */
+static_assert(NMX_DEVMEM_CACHE_SIZE == 128);
+static_assert(offsetof(struct nmx_devmem_cache, len) == 0);
+static_assert(offsetof(struct nmx_devmem_cache, slot) == 4);
+static_assert(offsetof(struct nmx_devmem_cache, stack) == 8);
+static_assert(sizeof(struct nmx_devmem_cache) == 520);
+static_assert(offsetof(struct nmx_devmem_queue, chunks) == 0);
+static_assert(offsetof(struct nmx_devmem_queue, alloc_fast) == 8);
+static_assert(offsetof(struct nmx_devmem_queue, recycle_cached) == 16);
+static_assert(offsetof(struct nmx_devmem_queue, detached) == 24);
+static_assert(offsetof(struct nmx_devmem_queue, slot) == 28);
+static_assert(offsetof(struct nmx_devmem_queue, cache) == 32);
+static_assert(sizeof(struct nmx_devmem_queue) == 552);
+static_assert(offsetof(struct nmx_devmem_binding, queues) == 0);
+static_assert(sizeof(struct nmx_devmem_binding) == 128);
 
 /**
  * struct nmx_rxq - the part of a registered RX queue that call sites read.
@@ -96,7 +184,11 @@ struct nmx_rxq *nmx_rxq_register(struct net_device *netdev, u32 queue,
 				 u32 flags);
 void nmx_rxq_unregister(struct nmx_rxq *rxq);
 
-/* devmem_pool entry points behind the helpers (implemented in Rust). */
+/*
+ * devmem_pool entry points behind the helpers (implemented in Rust). The
+ * first two are the slow paths of nmx_alloc() and nmx_recycle_direct(), whose
+ * cache hits the helpers serve inline.
+ */
 struct nmx_buf *nmx_devmem_alloc(struct nmx_devmem_queue *q);
 void nmx_devmem_recycle_direct(struct nmx_chunk *chunk);
 void nmx_devmem_put(struct nmx_chunk *chunk);
@@ -147,8 +239,6 @@ struct nmx_record {
 	u32 token;
 	u32 queue;
 };
-
-#define NMX_MAX_QUEUES_PER_BINDING	16
 
 /* In-kernel control API; the bind-dmabuf netlink family uses the same code. */
 int nmx_bind_dmabuf(struct net_device *netdev, const u32 *queues, u32 nqueues,
