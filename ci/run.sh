@@ -13,11 +13,17 @@ out=$repo/out/run
 rm -rf "$out" && mkdir -p "$out"
 
 kdir=$(ci/kernel.sh bench)
-ci/modules.sh bench >/dev/null
+mods=$(NMX_MODULES_OUT=${NMX_MODULES_OUT:-$repo/out/bench} ci/modules.sh bench)
 cargo build --release -q -p netmemctl
 echo "== booting the bench kernel (QEMU TCG, -icount shift=0: the guest clock counts instructions)" >&2
 ci/vm.sh --kernel "$kdir" --bench --timeout "${NMX_RUN_TIMEOUT:-2400}" --log "$out/console.log" \
-	-- tests/vm/main-job.sh out/bench "$out" | grep -av '^\[ *[0-9.]*\]' | grep -av '^\s*$' >&2
+	-- tests/vm/main-job.sh "$mods" "$out" | grep -av '^\[ *[0-9.]*\]' | grep -av '^\s*$' >&2
+
+if [ -f "$out/bench/raw.txt" ]; then
+	cp "$kdir/.config" "$out/bench/kernel.config"
+	python3 bench/summary.py --raw "$out/bench/raw.txt" --out "$out/bench" \
+		--config "$out/bench/kernel.config" >/dev/null || echo "run: benchmark summary failed" >&2
+fi
 
 python3 - "$out" <<'PY'
 import json, os, sys

@@ -57,9 +57,11 @@ pub(crate) struct BoundQueue {
     alloc_fast: AtomicU64,
     /// `recycle_cached`: as `alloc_fast`.
     recycle_cached: AtomicU64,
-    /// `detached`: nonzero once the queue is being detached; set with the pool's
-    /// `mark_detached`, before the RCU grace period that precedes draining `cache`.
-    detached: AtomicU32,
+    /// `recycle_limit`: the inline recycle pushes into `cache` only below this fill level:
+    /// [`CACHE_CAPACITY`] while attached, 0 once the queue is being detached (stored with
+    /// the pool's `mark_detached`, before the RCU grace period that precedes draining
+    /// `cache`). So 0 means detached, for the Rust slow path too.
+    recycle_limit: AtomicU32,
     /// `slot`: the queue slot in the binding and its pool.
     slot: u16,
     _pad: u16,
@@ -86,7 +88,7 @@ unsafe impl Send for BoundQueue {}
 const _: () = assert!(offset_of!(BoundQueue, chunks) == 0);
 const _: () = assert!(offset_of!(BoundQueue, alloc_fast) == 8);
 const _: () = assert!(offset_of!(BoundQueue, recycle_cached) == 16);
-const _: () = assert!(offset_of!(BoundQueue, detached) == 24);
+const _: () = assert!(offset_of!(BoundQueue, recycle_limit) == 24);
 const _: () = assert!(offset_of!(BoundQueue, slot) == 28);
 const _: () = assert!(offset_of!(BoundQueue, cache) == 32);
 const _: () = assert!(size_of::<UnsafeCell<QueueCache>>() == 520);
@@ -229,7 +231,7 @@ impl Binding {
                 chunks: pool.chunks().as_ptr(),
                 alloc_fast: AtomicU64::new(0),
                 recycle_cached: AtomicU64::new(0),
-                detached: AtomicU32::new(0),
+                recycle_limit: AtomicU32::new(CACHE_CAPACITY as u32),
                 slot: slot as u16,
                 _pad: 0,
                 cache: UnsafeCell::new(cache),
@@ -313,7 +315,7 @@ impl Binding {
                 // The inline recycle's view first, then the pool's (its fence orders both
                 // before the grace period's start); NAPI contexts that still saw 0 are over
                 // once `synchronize_rcu_bh` returns.
-                q.detached.store(1, Ordering::Relaxed);
+                q.recycle_limit.store(0, Ordering::Relaxed);
                 self.pool.mark_detached(q.slot);
                 mine[usize::from(q.slot)] = true;
             }
@@ -325,7 +327,8 @@ impl Binding {
         ffi::synchronize_rcu_bh();
         for q in self.queues.iter().filter(|q| mine[usize::from(q.slot)]) {
             // SAFETY: The queue is detached and a grace period passed: NAPI contexts (BH
-            // sections) that could hold the cache are over, and new ones see `detached`.
+            // sections) that could hold the cache are over, and new ones see a null
+            // `rxq->devmem` and `recycle_limit` 0, so neither C nor Rust touches the cache.
             let cache = unsafe { &mut *q.cache.get() };
             let d = self.pool.detach_queue(cache);
             self.after_return(d.drained);
@@ -396,11 +399,11 @@ impl Binding {
     #[inline]
     pub(crate) fn recycle_direct(&self, c: &Chunk) {
         let ret = match self.queues.get(usize::from(c.queue())) {
-            Some(q) if q.detached.load(Ordering::Relaxed) == 0 => {
-                // SAFETY: As in `alloc`: the queue is not detached (whoever detaches it sets
-                // `detached` before the grace period that precedes draining the cache, and
-                // this NAPI context started before the grace period ended, or would see it
-                // set), and we run in its NAPI context.
+            Some(q) if q.recycle_limit.load(Ordering::Relaxed) != 0 => {
+                // SAFETY: As in `alloc`: the queue is not detached (whoever detaches it
+                // zeroes `recycle_limit` before the grace period that precedes draining the
+                // cache, so a NAPI context that still reads nonzero started before the grace
+                // period ended), and we run in its NAPI context.
                 let cache = unsafe { &mut *q.cache.get() };
                 self.pool.recycle_direct(cache, c.index)
             }

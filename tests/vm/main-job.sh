@@ -59,7 +59,7 @@ cp /sys/kernel/debug/nmx_testnic/stats "$OUT/testnic-stats.txt"
 # Benchmark (its own module; results land in $OUT/bench).
 if [ -f bench/run-guest.sh ] && [ -f "$M/bench/nmx_bench.ko" ]; then
 	echo "== benchmark"
-	sh bench/run-guest.sh --modules "$M" --out "$OUT/bench" ${NMX_BENCH_ARGS:-}
+	sh bench/run-guest.sh --mods "$M" --out "$OUT/bench" --dmabuf-mb 64 -- unit=insn/op ${NMX_BENCH_ARGS:-}
 fi
 
 ip netns del a

@@ -51,10 +51,14 @@ static __always_inline bool nmx_buf_is_devmem(const struct nmx_buf *buf)
  * devmem fast paths, in the NAPI context of the queue: a hit in the queue's
  * cache is a few loads and stores on NAPI-local memory (no atomic, no lock);
  * netmem.ko is called for everything else: refill of an empty cache, spill of
- * a full one, a detached queue, a chunk that is not posted (double recycle,
- * counted as bad-put there). The moves and counters are those of
- * devmem_pool's own fast path (Pool::alloc, Pool::recycle_direct in
- * devmem/core/src/pool.rs).
+ * a full one, a detached queue (recycle_limit 0), a chunk that is not posted
+ * (double recycle: refused and counted as bad-put there). The moves and
+ * counters are those of devmem_pool's own fast path (Pool::alloc and
+ * Pool::recycle_direct in devmem/core/src/pool.rs).
+ *
+ * Allocation needs no detached check: rxq->devmem is cleared before the RCU
+ * grace period that precedes draining the cache, so a NAPI that still sees
+ * the queue may still use its cache.
  *
  * The counters have a single writer (the NAPI) and are read by binding-get
  * as relaxed atomics: a plain increment of an aligned u64 suffices.
@@ -83,17 +87,24 @@ static __always_inline void __nmx_devmem_recycle_direct(struct nmx_chunk *chunk)
 	const struct nmx_devmem_binding *b = chunk->owner;
 	struct nmx_devmem_queue *q = b->queues[READ_ONCE(chunk->queue)];
 	struct nmx_devmem_cache *cache = &q->cache;
-	u32 len = cache->len;
+	u32 len;
 
-	if (likely(!READ_ONCE(q->detached) &&
-		   READ_ONCE(chunk->state) == NMX_CHUNK_POSTED &&
-		   len < NMX_DEVMEM_CACHE_SIZE)) {
-		WRITE_ONCE(chunk->state, NMX_CHUNK_FREE);
-		cache->stack[len] = chunk->index;
-		cache->len = len + 1;
-		q->recycle_cached++;
-		return;
-	}
+	/*
+	 * Posted -> free. A chunk in any other state is a double recycle; the
+	 * caller owns a posted chunk, so only such a bug races with this read.
+	 */
+	if (unlikely(data_race(chunk->state) != NMX_CHUNK_POSTED))
+		goto slow;
+	/* Cache full, or queue detached. */
+	len = cache->len;
+	if (unlikely(len >= READ_ONCE(q->recycle_limit)))
+		goto slow;
+	WRITE_ONCE(chunk->state, NMX_CHUNK_FREE);
+	cache->stack[len] = chunk->index;
+	cache->len = len + 1;
+	q->recycle_cached++;
+	return;
+slow:
 	nmx_devmem_recycle_direct(chunk);
 }
 

@@ -108,8 +108,11 @@ struct nmx_devmem_cache {
  * @chunks: the binding's chunk descriptors, by index
  * @alloc_fast: allocations served by the inline fast path (NAPI-local counter)
  * @recycle_cached: direct recycles into @cache by the inline fast path (ditto)
- * @detached: set by netmem before the RCU grace period that detaches the
- *	queue; direct recycles then go to netmem.ko, never into @cache
+ * @recycle_limit: fill level up to which the inline recycle may push into
+ *	@cache: NMX_DEVMEM_CACHE_SIZE while the queue is attached, 0 once it is
+ *	detached (set before the RCU grace period that precedes draining @cache),
+ *	which sends every direct recycle to netmem.ko. One compare thus covers
+ *	"cache full" and "queue detached".
  * @slot: the queue's slot in its binding
  * @pad: unused
  * @cache: the NAPI-local chunk cache
@@ -123,7 +126,7 @@ struct nmx_devmem_queue {
 	struct nmx_chunk *chunks;
 	u64 alloc_fast;
 	u64 recycle_cached;
-	u32 detached;
+	u32 recycle_limit;
 	u16 slot;
 	u16 pad;
 	struct nmx_devmem_cache cache;
@@ -148,7 +151,7 @@ static_assert(sizeof(struct nmx_devmem_cache) == 520);
 static_assert(offsetof(struct nmx_devmem_queue, chunks) == 0);
 static_assert(offsetof(struct nmx_devmem_queue, alloc_fast) == 8);
 static_assert(offsetof(struct nmx_devmem_queue, recycle_cached) == 16);
-static_assert(offsetof(struct nmx_devmem_queue, detached) == 24);
+static_assert(offsetof(struct nmx_devmem_queue, recycle_limit) == 24);
 static_assert(offsetof(struct nmx_devmem_queue, slot) == 28);
 static_assert(offsetof(struct nmx_devmem_queue, cache) == 32);
 static_assert(sizeof(struct nmx_devmem_queue) == 552);
