@@ -76,9 +76,10 @@ pub(crate) struct BoundQueue {
     rxq: AtomicPtr<Rxq>,
 }
 
-// SAFETY: Everything but `chunks` and `cache` is atomic; `chunks` is a read-only pointer to
-// the pool's descriptors (themselves atomics, shared by design), set before the queue is
-// published; `cache` follows the NAPI-exclusive rule above, which serialises its users.
+// SAFETY: Everything but `chunks` and `cache` is atomic; `chunks` points to the pool's
+// descriptors (`Sync`: immutable but for atomic fields), is set before the queue is
+// published and never changes; `cache` follows the NAPI-exclusive rule above, which
+// serialises its users.
 unsafe impl Sync for BoundQueue {}
 // SAFETY: As above.
 unsafe impl Send for BoundQueue {}

@@ -739,10 +739,9 @@ impl Pool {
     }
 
     /// Sends a chunk that just became Free (owned by the caller) towards queue `slot`.
+    ///
+    /// No separate look at `unbound`: [`Pool::unbind`] marks every queue detached first.
     fn return_remote(&self, idx: u32, slot: u16) -> Return {
-        if self.unbound.load(Ordering::Acquire) {
-            return self.free_one(idx);
-        }
         let Some(q) = self.queues.get(usize::from(slot)) else {
             return self.free_one(idx);
         };
@@ -992,14 +991,21 @@ impl Pool {
 
     /// Unbinds the pool: allocation stops, every chunk held by userspace is taken back (its
     /// token dies: later releases get [`ReleaseError::Unbound`]) and queued records are
-    /// dropped. Posted chunks come home when the driver returns them; cached ones when their
-    /// queue is detached.
+    /// dropped. Every queue is marked detached (as by [`Pool::mark_detached`]), so later
+    /// returns go to the free list. Posted chunks come home when the driver returns them;
+    /// cached ones (and any left in a ring) when their queue is detached.
     ///
     /// Returns true if this call reports `drained` (everything already home). Only the first
     /// call does anything. Any context.
     pub fn unbind(&self) -> bool {
         if self.unbound.swap(true, Ordering::SeqCst) {
             return false;
+        }
+        // What `return_remote` looks at instead of `unbound`; a return that misses it leaves
+        // its chunk in the ring, which `detach_queue` empties (the fence below pairs with the
+        // one in `return_remote`, as for `mark_detached`).
+        for q in self.queues.iter() {
+            q.detached.store(true, Ordering::SeqCst);
         }
         // Pairs with the fences in `complete` and `read_records`.
         fence(Ordering::SeqCst);

@@ -466,3 +466,26 @@ fn two_phase_detach() {
     assert!(p.put(d).unwrap().drained);
     assert!(p.drained_reported());
 }
+
+#[test]
+fn unbind_marks_queues_detached() {
+    // Returns after unbind bypass rings and caches even before the queues are detached.
+    let p = pool(256, 2);
+    let mut c0 = p.new_cache(0).unwrap();
+    let mut c1 = p.new_cache(1).unwrap();
+    let a = p.alloc(&mut c0).unwrap();
+    let b = p.alloc(&mut c1).unwrap();
+    let c = p.alloc(&mut c1).unwrap();
+    assert!(!p.is_detached(0) && !p.is_detached(1));
+    assert!(!p.unbind());
+    assert!(p.is_detached(0) && p.is_detached(1));
+    assert_eq!(p.put(a).unwrap().dest, Dest::FreeList);
+    assert_eq!(p.recycle_direct(&mut c1, b).unwrap().dest, Dest::FreeList);
+    check(&p, &[&c0, &c1]);
+    assert!(!p.detach_queue(&mut c0).drained);
+    let last = p.put(c).unwrap();
+    assert_eq!(last.dest, Dest::FreeList);
+    assert!(!last.drained, "c1's cache is not home yet");
+    assert!(p.detach_queue(&mut c1).drained);
+    assert_eq!(check(&p, &[]).free, 256);
+}

@@ -101,7 +101,7 @@ static __always_inline void __nmx_devmem_recycle_direct(struct nmx_chunk *chunk)
 		goto slow;
 	WRITE_ONCE(chunk->state, NMX_CHUNK_FREE);
 	cache->stack[len] = chunk->index;
-	cache->len = len + 1;
+	cache->len++;	/* len + 1; compiles to one add to memory */
 	q->recycle_cached++;
 	return;
 slow:
