@@ -51,7 +51,7 @@ objdump: deps
 	@ci/objdump.sh
 
 rust-analyzer: deps
-	$(MAKE) -C $$(ci/kernel.sh $(FLAVOUR)) M=$(CURDIR) LLVM=1 rust-analyzer
+	@ci/rust-analyzer.sh $(FLAVOUR)
 
 clean:
 	rm -rf out target rust-project.json

@@ -741,6 +741,24 @@ fn cmd_send(c: SendCmd) -> Result<ExitCode> {
 fn cmd_sink(c: SinkCmd) -> Result<ExitCode> {
     let sock = UdpSocket::bind(("0.0.0.0", c.port)).context("bind UDP socket")?;
     sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    // A burst must not overflow the socket before we read it (recv's records wait in the
+    // binding's completion ring, sized for every chunk): 64 MiB, forced when root.
+    let rcvbuf: libc::c_int = 64 << 20;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: `rcvbuf` outlives the call and its size is passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&rcvbuf as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            break;
+        }
+    }
     let until = Instant::now() + Duration::from_secs(c.timeout);
     let start = Instant::now();
     let mut window = Window::default();
