@@ -35,7 +35,7 @@ def load(name):
     except (OSError, ValueError):
         return None
 dev, pages = load("devmem.json"), load("pages.json")
-during = load("binding-during.json")
+during = dev.get("binding") if dev else None
 print()
 print("netmem main job: summary (guest time = instructions under icount: 1 s = 1e9 insns)")
 print("-" * 78)
@@ -50,10 +50,10 @@ if pages:
 if dev and pages and pages.get("active_frames_per_s"):
     print(f"devmem/pages frame rate on the same driver and queue: {dev['active_frames_per_s'] / pages['active_frames_per_s']:.2f}x")
 if during:
-    b = during[0] if isinstance(during, list) and during else during
+    b = during
     if isinstance(b, dict):
         st = b.get("stats", {})
-        print(f"pool    : {b.get('chunks-total')} chunks of {b.get('chunk-size')} B; free {b.get('chunks-free')}, "
+        print(f"pool at the end of the devmem run: {b.get('chunks-total')} chunks of {b.get('chunk-size')} B; free {b.get('chunks-free')}, "
               f"posted {b.get('chunks-posted')}, completed {b.get('chunks-completed')}, user {b.get('chunks-user')}")
         print("          " + ", ".join(f"{k} {v}" for k, v in st.items()))
 summary = os.path.join(out, "bench", "summary.txt")

@@ -50,6 +50,7 @@ run=$(mktemp -d /tmp/nmx-vm.XXXXXX)
 trap 'rm -rf "$run"' EXIT
 {
 	echo "set -e"
+	echo "export NMX_KSRC=$cache/src/linux-source-6.12"
 	printf '%q ' "$@"
 	echo
 } > "$run/cmd.sh"

@@ -33,7 +33,7 @@ esac
 [ $# -le 1 ] || usage
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-ksrc=${KSRC:-/var/cache/netmem/src/linux-source-6.12}
+ksrc=${KSRC:-${NETMEM_CACHE:-/var/cache/netmem}/src/linux-source-6.12}
 gen=$ksrc/tools/net/ynl/ynl-gen-c.py
 schema=$ksrc/Documentation/netlink/genetlink.yaml
 spec_rel=netmem/bind-dmabuf.yaml

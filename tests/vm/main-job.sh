@@ -43,7 +43,6 @@ recv=$!
 wait_binding
 echo "== bound a udmabuf to nmxt1 queue 1 through netlink:"
 $B $CLI show
-(sleep 2; $B $CLI show --json >"$OUT/binding-during.json") &
 $A $CLI send --dst 10.0.0.2 --port 9001 --count "$N" --size "$SIZE" --json >"$OUT/send-devmem.json"
 wait $recv
 wait

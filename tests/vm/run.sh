@@ -12,8 +12,7 @@
 M=${1:?modules dir}
 . tests/vm/tap.sh
 CLI=target/release/netmemctl
-YNL="python3 /var/cache/netmem/src/linux-source-6.12/tools/net/ynl/cli.py --spec netmem/bind-dmabuf.yaml --no-schema"
-[ -f "$YNL_SRC" ] || true
+YNL="python3 ${NMX_KSRC:-/var/cache/netmem/src/linux-source-6.12}/tools/net/ynl/cli.py --spec netmem/bind-dmabuf.yaml --no-schema"
 A="ip netns exec a"
 B="ip netns exec b"
 ipa=10.0.0.1

@@ -445,6 +445,9 @@ struct RecvSummary {
     active_frames_per_s: f64,
     active_bytes_per_s: f64,
     binding_id: u32,
+    /// The binding as binding-get reported it just before unbind (chunk counts, stats).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    binding: Option<Binding>,
 }
 
 /// First/last arrival times, for rates over the time traffic actually flowed.
@@ -614,6 +617,10 @@ fn cmd_recv(c: RecvCmd) -> Result<ExitCode> {
         flush_warnings(&mut b.sock);
     })();
 
+    // The pool as it stands at the end of the run, for the summary.
+    if let Ok(Some(reply)) = b.sock.request(msg::get_request(Some(b.id))) {
+        s.binding = Some(Binding::from_msg(&reply));
+    }
     let unbind = do_unbind(&mut b.sock, b.id);
     result?;
     unbind?;
