@@ -62,7 +62,7 @@ done < "$out/netmem.config"
 [ "$missing" = 0 ] || exit 1
 
 # Progress: one line per stage and a running object count against the last build's total.
-estimate=$(cat "$cache/objects-$flavour" "$cache"/objects-* 2>/dev/null | head -n1)
+estimate=$(cat "$cache/objects-$flavour" "$cache"/objects-* 2>/dev/null | head -n1 || true)
 estimate=${estimate:-1900}
 log "building vmlinux, bzImage and modules with $jobs jobs (about $estimate objects)"
 start=$(date +%s)
