@@ -11,6 +11,7 @@ export PATH=$HOME/.cargo/bin:$PATH
 kdir=$(ci/kernel.sh test)
 ksrc=${KSRC:-${NETMEM_CACHE:-/var/cache/netmem}/src/linux-source-6.12}
 fail=0
+mkdir -p "$repo/out"
 
 krs=(netmem/netmem_rs.rs bench/nmx_bench_rs.rs)
 for f in "${krs[@]}"; do
