@@ -140,11 +140,23 @@ check "no binding left" sh -c "! $B $CLI show --json | grep -q '\"id\"'"
 check "no dma-buf left" wait_for 20 sh -c '! grep -q udmabuf /sys/kernel/debug/dma_buf/bufinfo'
 diag /sys/kernel/debug/nmx_testnic/stats
 
-# --- teardown ---
+# --- teardown in the hostile order: the driver and then netmem go while a binding is
+# held by a live socket with chunks posted in the driver's ring ---
+$B $CLI bind --ifname nmxt1 --queue 3 --udmabuf 4M >/tmp/bind3.id 2>/tmp/bind3.err &
+holder=$!
+if wait_for 60 grep -q . /tmp/bind3.id; then
+	ok "bind queue 3 and keep holding it"
+	$A $CLI send --dst $ipb --port 9003 --count 8 --size 200 >/dev/null 2>&1
+else
+	nok "bind queue 3"; diag /tmp/bind3.err
+fi
 ip netns del a; ip netns del b
 sleep 1
-check "rmmod nmx_testnic" rmmod nmx_testnic
-check "rmmod netmem" rmmod netmem
+check "rmmod nmx_testnic while its queue 3 is bound (netmem unmaps at once)" rmmod nmx_testnic
+check "the dma-buf is detached from the gone device" wait_for 20 sh -c '! grep -q nmx_testnic /sys/kernel/debug/dma_buf/bufinfo'
+check "rmmod netmem while the owner socket still holds the binding" rmmod netmem
+kill -9 "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+check "no dma-buf left after the owner exits" wait_for 20 sh -c '! grep -q udmabuf /sys/kernel/debug/dma_buf/bufinfo'
 
 # --- benchmark smoke run (tiny loops; ci/test.sh checks the output parses; timings are
 # never asserted). Loads and unloads netmem itself, so it runs last. ---
