@@ -68,6 +68,11 @@ else
 fi
 check "malformed messages are refused (missing, duplicate, wrong-typed, oversized, truncated)" \
 	$B python3 tests/vm/malformed.py
+if $B python3 tests/vm/nlfuzz.py "${NMX_FUZZ_COUNT:-3000}" >"$tap_log" 2>&1; then
+	ok "netlink fuzz: $(head -n1 "$tap_log")"
+else
+	nok "netlink fuzz"; diag "$tap_log"
+fi
 
 # --- bindings belong to their socket and their netns ---
 $B $CLI bind --ifname nmxt1 --queue 2 --udmabuf 4M >/tmp/bind2.id 2>/tmp/bind2.err &
