@@ -29,11 +29,15 @@ s.settimeout(30)
 seq = [0]
 
 
+last_reply = [None]
+
+
 def request(family, cmd, body, raw_len=None, timeout=30):
-    """Sends one request; returns (errno, ack message), or (None, None) when no ack came
-    in time (the kernel drops a message whose nlmsg_len does not fit, without an ack)."""
+    """Sends one request; returns (errno, reply message or None), or (None, None) when no
+    ack came in time (the kernel drops a message whose nlmsg_len does not fit, unacked)."""
     s.settimeout(timeout)
     seq[0] += 1
+    last_reply[0] = None
     payload = struct.pack("BBH", cmd, 1, 0) + body
     n = 16 + len(payload) if raw_len is None else raw_len
     s.send(struct.pack("IHHII", n, family, NLM_F_REQUEST | NLM_F_ACK, seq[0], 0) + payload)
@@ -46,7 +50,9 @@ def request(family, cmd, body, raw_len=None, timeout=30):
         while off < len(data):
             ln, typ, _, sq, _ = struct.unpack_from("IHHII", data, off)
             if typ == 2 and sq == seq[0]:
-                return -struct.unpack_from("i", data, off + 16)[0], data[off:off + ln]
+                return -struct.unpack_from("i", data, off + 16)[0], last_reply[0]
+            if typ == family and sq == seq[0]:
+                last_reply[0] = data[off:off + ln]
             off += (ln + 3) & ~3
 
 
@@ -64,3 +70,21 @@ def family_id(name):
             return struct.unpack_from("H", data, off + 4)[0]
         off += (alen + 3) & ~3
     return None
+
+
+def attrs(buf, off=0, end=None):
+    """{type: payload} of the attributes in buf[off:end] (last one wins)."""
+    out = {}
+    end = len(buf) if end is None else end
+    while off + 4 <= end:
+        ln, t = struct.unpack_from("HH", buf, off)
+        if ln < 4:
+            break
+        out[t & 0x3FFF] = buf[off + 4:off + ln]
+        off += (ln + 3) & ~3
+    return out
+
+
+def reply_attrs(msg):
+    """Top-level attributes of a generic netlink reply (after nlmsghdr + genlmsghdr)."""
+    return attrs(msg, 20)
