@@ -195,22 +195,14 @@ impl Binding {
             segs.push(Segment { dma: *d, len: *l }, GFP_KERNEL)
                 .map_err(|_| nomem())?;
         }
-        let nchunks = layout::count_chunks(&segs, u64::from(p.chunk_size))
+        // Validates the layout once; yields every chunk's DMA address, straight into the pool.
+        let chunks = layout::chunks(&segs, u64::from(p.chunk_size))
             .map_err(|e| fail(EINVAL, e.message()))?;
-        if u64::from(nchunks) << chunk_shift != dmabuf_size {
+        if (chunks.len() as u64) << chunk_shift != dmabuf_size {
             return Err(fail(
                 EINVAL,
                 c"dma-buf size is not a multiple of the chunk size",
             ));
-        }
-        let mut dmas = KVVec::with_capacity(nchunks as usize, GFP_KERNEL).map_err(|_| nomem())?;
-        let mut push_err = false;
-        layout::for_each_chunk(&segs, u64::from(p.chunk_size), |_, d| {
-            push_err |= dmas.push(d, GFP_KERNEL).is_err();
-        })
-        .map_err(|e| fail(EINVAL, e.message()))?;
-        if push_err {
-            return Err(nomem());
         }
         let vmap = if p.cpu_copy {
             Some(
@@ -222,7 +214,7 @@ impl Binding {
             None
         };
         let nq = p.rxqs.len() as u16;
-        let pool = Pool::new(dmas.iter().copied(), chunk_shift, nq).map_err(|_| nomem())?;
+        let pool = Pool::new(chunks, chunk_shift, nq).map_err(|_| nomem())?;
         let mut queues = KVVec::with_capacity(p.rxqs.len(), GFP_KERNEL).map_err(|_| nomem())?;
         for (slot, rxq) in p.rxqs.iter().enumerate() {
             // SAFETY: The caller holds the registry lock, so registered rxqs stay alive.
@@ -559,8 +551,8 @@ pub(crate) unsafe fn queue_binding<'a>(q: *const BoundQueue) -> (&'a BoundQueue,
 extern "C" fn release_work(arg: *mut c_void) {
     let b: *mut Binding = arg.cast();
     {
-        let _lock = ffi::RegistryLock::lock();
-        crate::registry::forget_binding(b);
+        let lock = ffi::RegistryLock::lock();
+        crate::registry::forget_binding(&lock, b);
     }
     // SAFETY: `arg` is the KBox'ed binding set at creation; `drained` fired exactly once, so
     // this runs once, and no chunk (hence no other user) is left. The registry dropped it.

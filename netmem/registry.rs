@@ -235,13 +235,13 @@ pub(crate) fn owner_gone(owner: Owner) {
     })
 }
 
-/// Drops a released binding from the list (its release work). Registry lock held.
-pub(crate) fn forget_binding(b: *mut Binding) {
-    // SAFETY: The caller (release work) holds the registry lock.
-    let r = unsafe { &mut *REGISTRY.0.get() };
-    if let Some(pos) = r.bindings.iter().position(|&x| x == b) {
-        swap_remove(&mut r.bindings, pos);
-    }
+/// Drops a released binding from the list (its release work).
+pub(crate) fn forget_binding(lock: &RegistryLock, b: *mut Binding) {
+    with(lock, |r| {
+        if let Some(pos) = r.bindings.iter().position(|&x| x == b) {
+            swap_remove(&mut r.bindings, pos);
+        }
+    })
 }
 
 /// Module exit: unbind every binding, free the ones whose release is not queued, and

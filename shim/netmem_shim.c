@@ -312,19 +312,21 @@ u32 nmx_shim_nla_u32(const struct nlattr *nla)
 	return nla_get_u32(nla);
 }
 
-/* Next top-level attribute of @type after @prev (NULL: the first). */
+/*
+ * Next top-level attribute of @type after @prev (NULL: the first). Resumes at @prev, so
+ * walking a multi-attr list (up to tokens-max tokens) stays linear.
+ */
 const struct nlattr *nmx_shim_info_next(const struct genl_info *info, u32 type,
 					const struct nlattr *prev)
 {
-	const struct nlattr *nla;
-	int rem;
+	const struct nlattr *nla = genlmsg_data(info->genlhdr);
+	int rem = genlmsg_len(info->genlhdr);
 
-	nla_for_each_attr(nla, genlmsg_data(info->genlhdr), genlmsg_len(info->genlhdr), rem) {
-		if (prev) {
-			if (nla == prev)
-				prev = NULL;
-			continue;
-		}
+	if (prev) {
+		rem -= (const char *)prev - (const char *)nla;
+		nla = nla_next(prev, &rem);
+	}
+	for (; nla_ok(nla, rem); nla = nla_next(nla, &rem)) {
 		if (nla_type(nla) == type)
 			return nla;
 	}

@@ -365,6 +365,27 @@ static u32 nmxs_count_pages(struct nmxs_run *t, struct nmx_buf **bufs, u32 n)
 	return pages;
 }
 
+/*
+ * The starting point of the teardown cases: queue @qi bound and @n devmem chunks
+ * allocated into t->bufs. Returns the binding id, or 0 with everything undone.
+ */
+static u32 nmxs_bind_and_alloc(struct nmxs_run *t, u32 qi, u32 n)
+{
+	struct nmx_rxq *rxq = nmxs_q[qi].rxq;
+	u32 id, got;
+
+	id = nmxs_bind_queue(t, qi);
+	if (!id)
+		return 0;
+	got = nmxs_alloc_n(rxq, t->bufs, n);
+	if (!NMXS_EQ(t, got, n) || nmxs_count_pages(t, t->bufs, got)) {
+		nmxs_recycle_n(rxq, t->bufs, got);
+		nmxs_unbind(t, id);
+		return 0;
+	}
+	return id;
+}
+
 /* One buffer from @rxq must be a page_pool page; it goes back at once. */
 static void nmxs_expect_page(struct nmxs_run *t, struct nmxs_queue *q,
 			     const char *why)
@@ -971,15 +992,10 @@ static void nmxs_unbind_with_inflight(struct nmxs_run *t)
 	u32 id, n, i;
 	int ret;
 
-	id = nmxs_bind_queue(t, 2);
+	id = nmxs_bind_and_alloc(t, 2, 8);
 	if (!id)
 		return;
-	n = nmxs_alloc_n(q->rxq, t->bufs, 8);
-	if (!NMXS_EQ(t, n, 8) || nmxs_count_pages(t, t->bufs, n)) {
-		nmxs_recycle_n(q->rxq, t->bufs, n);
-		nmxs_unbind(t, id);
-		return;
-	}
+	n = 8;
 	local_bh_disable();
 	for (i = 0; i < 2; i++) {
 		if (nmx_rx_devmem(t->bufs[i], 0, 64))
@@ -1025,15 +1041,10 @@ static void nmxs_device_gone(struct nmxs_run *t)
 	u32 id, n, i;
 	int ret;
 
-	id = nmxs_bind_queue(t, 3);
+	id = nmxs_bind_and_alloc(t, 3, 4);
 	if (!id)
 		return;
-	n = nmxs_alloc_n(q->rxq, t->bufs, 4);
-	if (!NMXS_EQ(t, n, 4) || nmxs_count_pages(t, t->bufs, n)) {
-		nmxs_recycle_n(q->rxq, t->bufs, n);
-		nmxs_unbind(t, id);
-		return;
-	}
+	n = 4;
 	if (!NMXS_INFO(t, id, &info))
 		NMXS_EQ(t, info.chunks_posted, 4);
 
