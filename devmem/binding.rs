@@ -1,29 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A dma-buf bound to RX queues: attach and map it for the NIC's DMA device, carve the
-//! mapping into chunks, serve the queues' NAPI fast path, and tear down safely.
+//! mapping into chunks, serve the queues' NAPI paths, and tear down safely.
 //!
 //! Lifetime rules:
-//! - A binding lives while its owner holds it or any chunk is in flight. Unbind stops new
-//!   allocations (the queues are detached after an RCU grace period) and reclaims what the
-//!   user held; the memory and the dma-buf go when the pool reports `drained`, from
-//!   netmem's workqueue.
-//! - When the device goes away first, the mapping is torn down then, while the device still
-//!   exists; chunks that come home later only do bookkeeping.
+//! - A binding is an [`Arc`]. The registry's id table holds one reference from publication
+//!   until the binding is released; control paths (netlink, the in-kernel API) take their
+//!   own while they work. The data path holds none: chunks point at their binding by a raw
+//!   pointer, and every data-path entry point runs inside an RCU read-side section.
+//! - Unbind stops new allocations (the queues are switched back to pages and detached after
+//!   an RCU grace period), restarts the queues whose driver can (so posted chunks come home
+//!   at once), and reclaims what the user held.
+//! - When the last chunk is home after unbind, the pool reports `drained` exactly once,
+//!   under its free-list lock. The binding is then *released*: taken out of the id table,
+//!   then, after an RCU grace period (every data-path context that returned a chunk has
+//!   left pool code by then), the table's reference is dropped. The mapping, the dma-buf and
+//!   the static key go with the last reference.
+//! - When the device is removed first, the mapping is torn down then, while the device
+//!   still exists; chunks that come home later only do bookkeeping. When the device only
+//!   moves to another netns, the binding is unbound but keeps its mapping until its chunks
+//!   are home (the driver may still have them posted).
 
-use super::chunk::{Chunk, ChunkState};
 use super::layout::{self, Segment};
-use super::pool::{Pool, QueueCache, Return, StateError, CACHE_CAPACITY};
+use super::pool::{Pool, QueueCache, Record, Return, StateError};
 use crate::ffi::{
-    self, emsgsize, eopnotsupp, DeviceRef, DmaBuf, Mapping, Net, NetDevPtr, Vmap, Work,
+    self, eopnotsupp, DeviceRef, DmaBuf, Mapping, Net, NetDevPtr, NetDevice, RcuReadGuard, Vmap,
 };
-use crate::registry::MAX_QUEUES;
+use crate::registry::{self, MAX_QUEUES};
 use crate::rxq::Rxq;
 use core::cell::UnsafeCell;
-use core::ffi::{c_void, CStr};
-use core::mem::{offset_of, size_of};
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::ffi::CStr;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow, Mutex};
+use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
+use kernel::{new_mutex, new_spinlock};
 
 /// An error with the message a netlink user reads (extack).
 pub(crate) struct Fail {
@@ -35,72 +46,38 @@ pub(crate) fn fail(err: Error, msg: &'static CStr) -> Fail {
     Fail { err, msg }
 }
 
-/// Who holds a binding: a netlink socket, or the kernel (portid 0, in-kernel users).
+/// Who holds a binding.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Owner {
-    pub(crate) net: usize,
-    pub(crate) portid: u32,
+pub(crate) enum Owner {
+    /// An in-kernel user of `nmx_bind_dmabuf()`.
+    Kernel,
+    /// A generic netlink socket, by the address of its per-socket private data: genetlink
+    /// frees that only after our destroy hook unbound every binding it owned, so no live
+    /// binding can name a freed (and maybe reused) address.
+    Socket(usize),
 }
 
 /// One RX queue fed by a binding.
-///
-/// Starts with `struct nmx_devmem_queue` (`<nmx/types.h>`): the fields up to `cache` are
-/// what the inline call-site helpers use for the NAPI fast path of `nmx_alloc()` and
-/// `nmx_recycle_direct()`, in C. The layout is checked below against the same literals as
-/// the C `static_assert`s.
-#[repr(C)]
 pub(crate) struct BoundQueue {
-    /// `chunks`: the pool's descriptors (stable for the binding's life). C writes only the
-    /// `state` and `queue` of chunks it pops from or pushes to `cache`.
-    chunks: *const Chunk,
-    /// `alloc_fast`: written by C in the NAPI context only (plain increments); read here.
-    alloc_fast: AtomicU64,
-    /// `recycle_cached`: as `alloc_fast`.
-    recycle_cached: AtomicU64,
-    /// `recycle_limit`: the inline recycle pushes into `cache` only below this fill level:
-    /// [`CACHE_CAPACITY`] while attached, 0 once the queue is being detached (stored with
-    /// the pool's `mark_detached`, before the RCU grace period that precedes draining
-    /// `cache`). So 0 means detached, for the Rust slow path too.
-    recycle_limit: AtomicU32,
-    /// `slot`: the queue slot in the binding and its pool.
-    slot: u16,
-    _pad: u16,
-    /// `cache`: the NAPI-local chunk cache (`struct nmx_devmem_cache`), touched only from the
-    /// queue's NAPI context (BH disabled), in C or here, or by the detacher after an RCU
-    /// grace period.
+    /// The NAPI-local chunk cache, touched only from the queue's NAPI context (or with its
+    /// NAPI disabled), or by the detacher after an RCU grace period.
     cache: UnsafeCell<QueueCache>,
-    // Private to Rust from here on.
+    /// The binding this queue belongs to (set once, before the queue is published).
     binding: AtomicPtr<Binding>,
+    pub(crate) slot: u16,
     pub(crate) queue_id: u32,
-    /// The driver's queue while attached; cleared on detach (registry lock).
+    /// The driver's queue while attached; cleared on detach.
     rxq: AtomicPtr<Rxq>,
+    /// Detached: the cache is no longer the queue's to use (set before the grace period
+    /// that precedes draining it).
+    detached: AtomicBool,
 }
 
-// SAFETY: Everything but `chunks` and `cache` is atomic; `chunks` points to the pool's
-// descriptors (`Sync`: immutable but for atomic fields), is set before the queue is
-// published and never changes; `cache` follows the NAPI-exclusive rule above, which
-// serialises its users.
+// SAFETY: Everything but `cache` is atomic or immutable; `cache` follows the NAPI-exclusive
+// rule above, which serialises its users.
 unsafe impl Sync for BoundQueue {}
 // SAFETY: As above.
 unsafe impl Send for BoundQueue {}
-
-// `struct nmx_devmem_queue`, `struct nmx_devmem_cache`, `struct nmx_devmem_binding` and the
-// chunk states: the same literals as the `static_assert`s in `<nmx/types.h>`.
-const _: () = assert!(offset_of!(BoundQueue, chunks) == 0);
-const _: () = assert!(offset_of!(BoundQueue, alloc_fast) == 8);
-const _: () = assert!(offset_of!(BoundQueue, recycle_cached) == 16);
-const _: () = assert!(offset_of!(BoundQueue, recycle_limit) == 24);
-const _: () = assert!(offset_of!(BoundQueue, slot) == 28);
-const _: () = assert!(offset_of!(BoundQueue, cache) == 32);
-const _: () = assert!(size_of::<UnsafeCell<QueueCache>>() == 520);
-const _: () = assert!(offset_of!(BoundQueue, binding) >= 552);
-const _: () = assert!(CACHE_CAPACITY == 128);
-const _: () = assert!(MAX_QUEUES == 16);
-const _: () = assert!(offset_of!(Binding, queue_ptrs) == 0);
-const _: () = assert!(size_of::<[AtomicPtr<BoundQueue>; MAX_QUEUES]>() == 128);
-const _: () = assert!(ChunkState::Free as u16 == 0);
-const _: () = assert!(ChunkState::Posted as u16 == 1);
-const _: () = assert!(size_of::<Chunk>() == 32);
 
 /// What a binding needs the device for; dropped (unmap, detach) when the device goes.
 struct DeviceIo {
@@ -110,32 +87,53 @@ struct DeviceIo {
     _dev: DeviceRef,
 }
 
+/// Binding states, as binding-get reports them (`NMX_BINDING_*`).
+pub(crate) const STATE_BOUND: u32 = 0;
+pub(crate) const STATE_DRAINING: u32 = 1;
+
 /// A dma-buf bound to one or more RX queues of a device.
-///
-/// Starts with `struct nmx_devmem_binding` (`<nmx/types.h>`), which chunks' `owner` points
-/// at: the inline recycle finds a chunk's queue as `queue_ptrs[chunk.queue]`.
-#[repr(C)]
+#[pin_data(PinnedDrop)]
 pub(crate) struct Binding {
-    /// `queues`: `&queues[slot]` for each slot, null past the last; set before any chunk is
-    /// handed out, constant afterwards.
-    queue_ptrs: [AtomicPtr<BoundQueue>; MAX_QUEUES],
     pub(crate) id: u32,
     pub(crate) owner: Owner,
-    pub(crate) net: usize,
+    net: usize,
     /// 0 once the device left.
     ifindex: AtomicU32,
-    netdev: AtomicPtr<ffi::NetDevice>,
+    netdev: AtomicPtr<NetDevice>,
     chunk_size: u32,
     dmabuf_size: u64,
+    /// The `struct dma_buf` (identity only: one dma-buf feeds one binding).
+    dmabuf_key: usize,
     /// Set by unbind (owner gone); the binding only waits for its chunks then.
     unbound: AtomicBool,
+    /// Set by the one path that releases the binding.
+    released: AtomicBool,
     pool: Pool,
     queues: KVVec<BoundQueue>,
-    // Field order is drop order: device I/O before the dma-buf reference it uses.
-    io: super::platform::Lock<Option<DeviceIo>>,
+    /// Serialises the control operations of this binding (record reads, unbind, device
+    /// events); never taken on the data path.
+    #[pin]
+    ctl: Mutex<()>,
+    /// Device I/O, taken away when the device is removed. A `SpinLock` of the kernel crate:
+    /// only process context takes it.
+    #[pin]
+    io: kernel::sync::SpinLock<Option<DeviceIo>>,
     _dmabuf: DmaBuf,
     _live: LiveKey,
-    release: Option<Work>,
+    #[pin]
+    release_work: Work<Binding>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Binding { self.release_work }
+}
+
+impl WorkItem for Binding {
+    type Pointer = Arc<Binding>;
+
+    fn run(this: Arc<Binding>) {
+        this.release();
+    }
 }
 
 /// One reference on the `nmx_devmem_live` static key, held by each binding.
@@ -154,25 +152,26 @@ impl Drop for LiveKey {
     }
 }
 
-/// Everything needed to create a binding, checked by the caller under the registry lock.
+/// Everything needed to create a binding, checked by the registry.
 pub(crate) struct BindParams<'a> {
     pub(crate) id: u32,
     pub(crate) owner: Owner,
     pub(crate) netdev: NetDevPtr,
-    pub(crate) rxqs: &'a [*mut Rxq],
+    pub(crate) rxqs: &'a [&'a Rxq],
     pub(crate) dma_dev: *mut ffi::Device,
     pub(crate) cpu_copy: bool,
-    pub(crate) fd: i32,
+    pub(crate) dmabuf: DmaBuf,
     pub(crate) chunk_size: u32,
 }
 
 impl Binding {
-    /// Binds the dma-buf behind `p.fd`; the queues are not switched yet ([`Binding::attach`]).
-    pub(crate) fn create(p: &BindParams<'_>) -> Result<KBox<Binding>, Fail> {
+    /// Maps the dma-buf and builds the binding; the queues are not switched yet
+    /// ([`Binding::attach`]).
+    pub(crate) fn create(p: BindParams<'_>) -> Result<Arc<Binding>, Fail> {
         let chunk_shift =
             layout::chunk_shift(u64::from(p.chunk_size)).map_err(|e| fail(EINVAL, e.message()))?;
-        // SAFETY: The registered DMA device outlives its rxqs, which the caller holds under
-        // the registry lock.
+        // SAFETY: The registry holds the rxqs registered, and a registered DMA device
+        // outlives its rxqs.
         let dev = unsafe { DeviceRef::get(p.dma_dev) }
             .ok_or_else(|| fail(eopnotsupp(), c"device has no DMA device"))?;
         if !dev.has_dma_mask() {
@@ -181,7 +180,7 @@ impl Binding {
                 c"device has no DMA mask: it cannot DMA into a dma-buf",
             ));
         }
-        let dmabuf = DmaBuf::get(p.fd).map_err(|_| fail(EBADF, c"fd is not a dma-buf"))?;
+        let dmabuf = p.dmabuf;
         let dmabuf_size = dmabuf.size();
         if dmabuf_size == 0 {
             return Err(fail(EINVAL, c"dma-buf is empty"));
@@ -195,6 +194,7 @@ impl Binding {
             segs.push(Segment { dma: *d, len: *l }, GFP_KERNEL)
                 .map_err(|_| nomem())?;
         }
+        drop((dma, len));
         // Validates the layout once; yields every chunk's DMA address, straight into the pool.
         let chunks = layout::chunks(&segs, u64::from(p.chunk_size))
             .map_err(|e| fail(EINVAL, e.message()))?;
@@ -215,171 +215,246 @@ impl Binding {
         };
         let nq = p.rxqs.len() as u16;
         let pool = Pool::new(chunks, chunk_shift, nq).map_err(|_| nomem())?;
+        drop(segs);
         let mut queues = KVVec::with_capacity(p.rxqs.len(), GFP_KERNEL).map_err(|_| nomem())?;
         for (slot, rxq) in p.rxqs.iter().enumerate() {
-            // SAFETY: The caller holds the registry lock, so registered rxqs stay alive.
-            let queue_id = unsafe { (**rxq).queue_id() };
             let cache = pool.new_cache(slot as u16).map_err(|_| nomem())?;
             let q = BoundQueue {
-                chunks: pool.chunks().as_ptr(),
-                alloc_fast: AtomicU64::new(0),
-                recycle_cached: AtomicU64::new(0),
-                recycle_limit: AtomicU32::new(CACHE_CAPACITY as u32),
-                slot: slot as u16,
-                _pad: 0,
                 cache: UnsafeCell::new(cache),
                 binding: AtomicPtr::new(core::ptr::null_mut()),
-                queue_id,
+                slot: slot as u16,
+                queue_id: rxq.queue_id(),
                 rxq: AtomicPtr::new(core::ptr::null_mut()),
+                detached: AtomicBool::new(false),
             };
             queues.push(q, GFP_KERNEL).map_err(|_| nomem())?;
         }
-        let io = super::platform::Lock::new(Some(DeviceIo {
+        let io = Some(DeviceIo {
             vmap,
             _mapping: mapping,
             _dev: dev,
-        }))
-        .map_err(|_| nomem())?;
-        let mut b = KBox::new(
-            Binding {
-                queue_ptrs: core::array::from_fn(|_| AtomicPtr::new(core::ptr::null_mut())),
+        });
+        let dmabuf_key = dmabuf.key();
+        let b = Arc::pin_init(
+            pin_init!(Binding {
                 id: p.id,
                 owner: p.owner,
                 net: p.netdev.net() as usize,
                 ifindex: AtomicU32::new(p.netdev.ifindex()),
-                netdev: AtomicPtr::new(p.netdev.0),
+                netdev: AtomicPtr::new(p.netdev.as_ptr()),
                 chunk_size: p.chunk_size,
                 dmabuf_size,
+                dmabuf_key,
                 unbound: AtomicBool::new(false),
+                released: AtomicBool::new(false),
                 pool,
                 queues,
-                io,
+                ctl <- new_mutex!((), "nmx_binding_ctl"),
+                io <- new_spinlock!(io, "nmx_binding_io"),
                 _dmabuf: dmabuf,
                 _live: LiveKey::get(),
-                release: None,
-            },
+                release_work <- new_work!("nmx_binding_release"),
+            }),
             GFP_KERNEL,
         )
         .map_err(|_| nomem())?;
-        let me: *mut Binding = &mut *b;
-        // SAFETY: `me` is the binding's final address; the work runs at most once, when the
-        // pool reports drained, and frees it ([`release_work`]).
-        b.release = Some(unsafe { Work::new(release_work, me.cast()) }.ok_or_else(nomem)?);
+        let me = &*b as *const Binding as *mut Binding;
         for c in b.pool.chunks() {
             c.set_owner(me as usize);
         }
-        for (q, ptr) in b.queues.iter().zip(b.queue_ptrs.iter()) {
-            q.binding.store(me, Ordering::Relaxed);
-            // `queues` is never resized: the element addresses are final.
-            ptr.store(q as *const BoundQueue as *mut BoundQueue, Ordering::Relaxed);
+        for q in b.queues.iter() {
+            q.binding.store(me, Ordering::Release);
         }
         Ok(b)
     }
 
     /// Switches the queues to this binding: new allocations come from devmem from now on.
-    /// Registry lock held; `rxqs` are the ones given to [`Binding::create`].
-    pub(crate) fn attach(&self, rxqs: &[*mut Rxq]) {
+    /// Registry lock held; `rxqs` are the ones given to [`Binding::create`], in slot order.
+    pub(crate) fn attach(&self, rxqs: &[&Rxq]) {
         for (q, rxq) in self.queues.iter().zip(rxqs.iter()) {
-            q.rxq.store(*rxq, Ordering::Relaxed);
-            // SAFETY: Registry lock held: the rxq is registered, hence alive.
-            unsafe { (**rxq).bind(q as *const BoundQueue as *mut BoundQueue) };
+            q.rxq
+                .store(*rxq as *const Rxq as *mut Rxq, Ordering::Relaxed);
+            rxq.bind(q as *const BoundQueue as *mut BoundQueue);
         }
     }
 
     pub(crate) fn is_unbound(&self) -> bool {
-        self.unbound.load(Ordering::Relaxed)
+        self.unbound.load(Ordering::Acquire)
     }
 
-    pub(crate) fn netdev(&self) -> *mut ffi::NetDevice {
+    pub(crate) fn state(&self) -> u32 {
+        if self.is_unbound() {
+            STATE_DRAINING
+        } else {
+            STATE_BOUND
+        }
+    }
+
+    pub(crate) fn netdev(&self) -> *mut NetDevice {
         self.netdev.load(Ordering::Relaxed)
     }
 
-    /// Detaches the queues for which `which` holds: the rxqs stop allocating from us after
-    /// an RCU grace period, then their caches and return rings go to the free list.
-    /// Registry lock held.
-    pub(crate) fn detach_queues(&self, which: impl Fn(&BoundQueue) -> bool) {
-        // The slots this call detaches: the `rxq` pointers it clears no longer tell.
-        let mut mine = [false; crate::registry::MAX_QUEUES];
+    pub(crate) fn dmabuf_key(&self) -> usize {
+        self.dmabuf_key
+    }
+
+    /// First half of detaching the queues for which `which` holds: the rxqs go back to
+    /// pages and the queues are marked detached. Returns the rxqs it switched, by slot. The
+    /// caller waits an RCU grace period, then calls [`Binding::drain_detached`]. `ctl` held.
+    fn switch_to_pages(&self, which: impl Fn(&BoundQueue) -> bool) -> [*mut Rxq; MAX_QUEUES] {
+        let mut mine = [core::ptr::null_mut::<Rxq>(); MAX_QUEUES];
         for q in self.queues.iter().filter(|q| which(q)) {
-            let rxq = q.rxq.swap(core::ptr::null_mut(), Ordering::Relaxed);
+            let rxq = q.rxq.swap(core::ptr::null_mut(), Ordering::AcqRel);
             if !rxq.is_null() {
-                // SAFETY: Registry lock held: a still attached rxq is registered, so alive.
+                // SAFETY: A still attached rxq is registered: unregistration detaches it from
+                // every binding (under `ctl`) before freeing it.
                 unsafe { (*rxq).unbind() };
-                // The inline recycle's view first, then the pool's (its fence orders both
-                // before the grace period's start); NAPI contexts that still saw 0 are over
-                // once `synchronize_rcu_bh` returns.
-                q.recycle_limit.store(0, Ordering::Relaxed);
+                q.detached.store(true, Ordering::Release);
                 self.pool.mark_detached(q.slot);
-                mine[usize::from(q.slot)] = true;
+                mine[usize::from(q.slot)] = rxq;
             }
         }
-        if !mine.contains(&true) {
-            return;
-        }
-        // No NAPI runs an allocation or a direct recycle on these queues past this point.
-        ffi::synchronize_rcu_bh();
-        for q in self.queues.iter().filter(|q| mine[usize::from(q.slot)]) {
-            // SAFETY: The queue is detached and a grace period passed: NAPI contexts (BH
-            // sections) that could hold the cache are over, and new ones see a null
-            // `rxq->devmem` and `recycle_limit` 0, so neither C nor Rust touches the cache.
+        mine
+    }
+
+    /// Second half: after the grace period, empties the switched queues' caches and rings
+    /// into the free list. `ctl` held.
+    fn drain_detached(&self, mine: &[*mut Rxq; MAX_QUEUES]) {
+        for q in self
+            .queues
+            .iter()
+            .filter(|q| !mine[usize::from(q.slot)].is_null())
+        {
+            // SAFETY: The queue is detached and a grace period passed: NAPI contexts that
+            // could hold the cache are over, and new ones see a null `rxq->devmem` and a
+            // detached queue, so nothing else touches the cache.
             let cache = unsafe { &mut *q.cache.get() };
             let d = self.pool.detach_queue(cache);
-            self.after_return(d.drained);
+            self.after_return_sleepable(d.drained);
         }
     }
 
-    /// Unbind: the owner gives the binding up. Registry lock held.
-    pub(crate) fn unbind(&self) {
-        self.unbound.store(true, Ordering::Relaxed);
-        self.detach_queues(|_| true);
-        let drained = self.pool.unbind();
-        self.after_return(drained);
+    /// Detaches the queues for which `which` holds, without restarting them. `ctl` held.
+    fn detach_queues(&self, which: impl Fn(&BoundQueue) -> bool) {
+        let mine = self.switch_to_pages(which);
+        if mine.iter().any(|r| !r.is_null()) {
+            ffi::synchronize_rcu();
+            self.drain_detached(&mine);
+        }
     }
 
-    /// The device goes away: detach its queues and release the mapping now, while the
-    /// device exists. Registry lock held.
+    /// Unbind: the owner gives the binding up. Process context. With `restart` the caller
+    /// holds RTNL and the drivers' restart hooks run, outside `ctl` (a restart may
+    /// unregister and register queues), so the chunks they had posted come home before this
+    /// returns. Returns false if it was unbound already.
+    pub(crate) fn unbind(&self, restart: bool) -> bool {
+        let mine = {
+            let _ctl = self.ctl.lock();
+            if self.unbound.swap(true, Ordering::AcqRel) {
+                return false;
+            }
+            self.switch_to_pages(|_| true)
+        };
+        if mine.iter().any(|r| !r.is_null()) {
+            // No NAPI allocates from or recycles into these caches past this point.
+            ffi::synchronize_rcu();
+            if restart {
+                for &rxq in mine.iter().filter(|r| !r.is_null()) {
+                    // SAFETY: RTNL is held (caller); rxqs are unregistered under RTNL or after
+                    // their device was unregistered, which waits for RTNL too.
+                    if let Err(e) = unsafe { (*rxq).restart() } {
+                        pr_warn!(
+                            "netmem: binding {}: queue restart after unbind failed ({:?}); its chunks come home lazily\n",
+                            self.id,
+                            e
+                        );
+                    }
+                }
+            }
+        }
+        let _ctl = self.ctl.lock();
+        self.drain_detached(&mine);
+        let drained = self.pool.unbind();
+        self.after_return_sleepable(drained);
+        true
+    }
+
+    /// The device is removed: detach its queues and release the mapping now, while the
+    /// device exists. Process context (RTNL held by the notifier).
     pub(crate) fn device_gone(&self) {
+        let _ctl = self.ctl.lock();
         self.detach_queues(|_| true);
         self.ifindex.store(0, Ordering::Relaxed);
         self.netdev.store(core::ptr::null_mut(), Ordering::Relaxed);
-        let io = self.io.with(|io| io.take());
+        let io = self.io.lock().take();
         drop(io);
     }
 
-    /// Detaches one queue (its driver unregisters it). Registry lock held.
+    /// Detaches one queue (its driver unregisters it). Process context.
     pub(crate) fn detach_rxq(&self, rxq: *mut Rxq) {
-        self.detach_queues(|q| q.rxq.load(Ordering::Relaxed) == rxq);
-        if self
-            .queues
-            .iter()
-            .all(|q| q.rxq.load(Ordering::Relaxed).is_null())
-        {
+        let last = {
+            let _ctl = self.ctl.lock();
+            if !self
+                .queues
+                .iter()
+                .any(|q| q.rxq.load(Ordering::Relaxed) == rxq)
+            {
+                return;
+            }
+            self.detach_queues(|q| q.rxq.load(Ordering::Relaxed) == rxq);
+            self.queues
+                .iter()
+                .all(|q| q.rxq.load(Ordering::Relaxed).is_null())
+        };
+        if last {
             // The last queue of the device is gone: so is our use of the device.
             self.device_gone();
         }
     }
 
-    /// Queues the release once the pool says every chunk is home after unbind.
-    #[inline]
-    fn after_return(&self, drained: bool) {
+    /// A return reported `drained` in a context that may sleep: release now.
+    fn after_return_sleepable(&self, drained: bool) {
         if drained {
-            if let Some(w) = &self.release {
-                // After this call the work may free `self`: touch nothing afterwards.
-                w.queue();
-            }
+            self.release();
         }
     }
 
-    // NAPI slow paths, reached from the exported `nmx_devmem_*` entry points when the
-    // inline C fast path (`<nmx/helpers.h>`) cannot serve the call.
+    /// A return reported `drained` on the data path (any context): the release sleeps, so
+    /// it runs on netmem's workqueue. Caller: inside an RCU read-side section.
+    fn after_return(&self, drained: bool) {
+        if drained {
+            // SAFETY: `self` lives in an `Arc` whose id-table reference is dropped only by
+            // `release`, which this report starts: the count is nonzero for this call.
+            let me: Arc<Binding> = unsafe { ArcBorrow::from_raw(self as *const Binding) }.into();
+            let _ = ffi::netmem_wq().enqueue(me);
+        }
+    }
 
-    /// Allocates a chunk for queue `q` (the inline path found its cache empty: refill).
-    /// Caller: the queue's NAPI context.
-    #[inline]
-    pub(crate) fn alloc(&self, q: &BoundQueue) -> *mut Chunk {
+    /// Takes the binding out of the id table and drops the table's reference after an RCU
+    /// grace period. Once per binding; process context.
+    fn release(&self) {
+        if self.released.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(table_ref) = registry::unpublish(self.id, self) {
+            // Every data-path context that returned a chunk of ours (and so may still be in
+            // pool code) is inside an RCU read-side section: wait them out.
+            ffi::synchronize_rcu();
+            drop(table_ref);
+        }
+    }
+
+    // Data-path entry points (any context; all inside an RCU read-side section).
+
+    /// Allocates a chunk for queue `q`. Caller: the queue's NAPI context (or NAPI
+    /// disabled), inside an RCU read-side section, `q` read from an attached rxq.
+    pub(crate) fn alloc(&self, q: &BoundQueue, _rcu: &RcuReadGuard) -> *mut super::chunk::Chunk {
+        if q.detached.load(Ordering::Acquire) {
+            return core::ptr::null_mut();
+        }
         // SAFETY: NAPI context of the queue (caller contract), the cache's only user while
-        // the queue is attached; `rxq->devmem` is cleared before detach and an RCU grace
-        // period separates any NAPI still here from the detacher.
+        // the queue is attached; the detacher marks it detached and waits an RCU grace
+        // period (we are inside a read-side section) before it touches the cache.
         let cache = unsafe { &mut *q.cache.get() };
         match self.pool.alloc(cache) {
             Some(i) => self.chunk_ptr(i),
@@ -387,27 +462,27 @@ impl Binding {
         }
     }
 
-    /// Recycles chunk `c` from the NAPI context of the queue that allocated it (the inline
-    /// path found the cache full, the queue detached or the chunk not posted).
-    #[inline]
-    pub(crate) fn recycle_direct(&self, c: &Chunk) {
-        let ret = match self.queues.get(usize::from(c.queue())) {
-            Some(q) if q.recycle_limit.load(Ordering::Relaxed) != 0 => {
-                // SAFETY: As in `alloc`: the queue is not detached (whoever detaches it
-                // zeroes `recycle_limit` before the grace period that precedes draining the
-                // cache, so a NAPI context that still reads nonzero started before the grace
-                // period ended), and we run in its NAPI context.
+    /// Recycles chunk `index` from the NAPI context of `rxq`, its queue.
+    pub(crate) fn recycle_direct(&self, rxq: &Rxq, index: u32, slot: u16, _rcu: &RcuReadGuard) {
+        let q = self.queues.get(usize::from(slot));
+        let ret = match q {
+            Some(q)
+                if !q.detached.load(Ordering::Acquire)
+                    && q.rxq.load(Ordering::Relaxed) == rxq as *const Rxq as *mut Rxq =>
+            {
+                // SAFETY: As in `alloc`: the queue is attached to the caller's rxq, whose
+                // NAPI context we run in, and we are inside an RCU read-side section.
                 let cache = unsafe { &mut *q.cache.get() };
-                self.pool.recycle_direct(cache, c.index)
+                self.pool.recycle_direct(cache, index)
             }
-            // Detached: never touch the cache; the pool sends the chunk to its free list.
-            _ => self.pool.put(c.index),
+            // Detached, or not this rxq's chunk: never touch a cache; the pool routes it.
+            _ => self.pool.put(index),
         };
         self.finish(ret);
     }
 
     /// Returns a chunk from any context.
-    pub(crate) fn put(&self, index: u32) {
+    pub(crate) fn put(&self, index: u32, _rcu: &RcuReadGuard) {
         let ret = self.pool.put(index);
         self.finish(ret);
     }
@@ -421,13 +496,13 @@ impl Binding {
     }
 
     /// A received chunk: record it for the owner.
-    pub(crate) fn rx_complete(&self, index: u32, offset: u32, len: u32) -> Result {
+    pub(crate) fn rx_complete(&self, index: u32, offset: u32, len: u32, rcu: &RcuReadGuard) -> Result {
         if offset
             .checked_add(len)
             .map_or(true, |end| end > self.chunk_size)
         {
             // A driver bug: keep the chunk safe, back to the pool.
-            self.put(index);
+            self.put(index, rcu);
             return Err(EINVAL);
         }
         match self.pool.complete(index, offset, len) {
@@ -443,41 +518,69 @@ impl Binding {
     pub(crate) fn cpu_write(&self, index: u32, offset: u32, data: &[u8]) -> Result {
         let end = (offset as usize).checked_add(data.len()).ok_or(EINVAL)?;
         if end > self.chunk_size as usize {
-            return Err(emsgsize());
+            return Err(ffi::emsgsize());
         }
         let at = (index as usize) * (self.chunk_size as usize) + offset as usize;
-        self.io.with(|io| match io {
+        match &*self.io.lock() {
             Some(DeviceIo { vmap: Some(v), .. }) => v.write(at, data),
             Some(_) => Err(eopnotsupp()),
             None => Err(ENODEV),
-        })
+        }
     }
 
     #[inline]
-    fn chunk_ptr(&self, index: u32) -> *mut Chunk {
+    fn chunk_ptr(&self, index: u32) -> *mut super::chunk::Chunk {
         self.pool
             .chunk(index)
-            // The descriptor's C type is mutable: C writes only its atomic `state` and
-            // `queue` (the inline fast path), which `&Chunk` allows too.
-            .map_or(core::ptr::null_mut(), |c| (c as *const Chunk).cast_mut())
+            // The descriptor's C type is mutable; C only reads `dma` and `magic`.
+            .map_or(core::ptr::null_mut(), |c| {
+                (c as *const super::chunk::Chunk).cast_mut()
+            })
     }
 
     pub(crate) fn chunk_size(&self) -> u32 {
         self.chunk_size
     }
 
-    /// Hands up to `max` records to `f` (the owner reads them).
-    pub(crate) fn read_records(&self, max: usize, f: impl FnMut(super::pool::Record)) -> usize {
+    // Control paths (process context).
+
+    /// Hands up to `max` records to `f` (the owner reads them). Serialised per binding.
+    pub(crate) fn read_records(&self, max: usize, f: impl FnMut(Record)) -> Result<usize> {
+        let _ctl = self.ctl.lock();
+        if self.is_unbound() {
+            return Err(ENOENT);
+        }
         let out = self.pool.read_records(max, f);
-        self.after_return(out.drained);
-        out.records
+        self.after_return_sleepable(out.drained);
+        Ok(out.records)
     }
 
-    /// Fills `info` for binding-get.
+    /// Takes back records whose reply could not be delivered.
+    pub(crate) fn unread(&self, tokens: &[u32]) {
+        let _ctl = self.ctl.lock();
+        let drained = self.pool.unread(tokens);
+        self.after_return_sleepable(drained);
+    }
+
+    /// Gives a user token back; false if it was not held (double release, foreign token).
+    pub(crate) fn release_token(&self, token: u32) -> bool {
+        // Lock-free; an RCU section covers the pool past a `drained` this may report.
+        let _rcu = RcuReadGuard::new();
+        match self.pool.release(token) {
+            Ok(ret) => {
+                self.after_return(ret.drained);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Fills `info` for binding-get. O(queues): the chunk counts are live counters.
     pub(crate) fn info(&self, info: &mut crate::api::BindingInfo) {
         let counts = self.pool.counts();
         let s = self.pool.stats();
         info.id = self.id;
+        info.state = self.state();
         info.ifindex = self.ifindex.load(Ordering::Relaxed);
         info.chunk_size = self.chunk_size;
         info.nqueues = self.queues.len() as u32;
@@ -490,26 +593,46 @@ impl Binding {
         info.chunks_posted = counts.posted;
         info.chunks_completed = counts.completed;
         info.chunks_user = counts.user;
-        // The inline C fast path counts in the queue heads, the Rust paths in the pool.
-        let (mut alloc_fast, mut recycle_cached) = (s.queues.alloc_fast, s.queues.recycle_cached);
-        for q in self.queues.iter() {
-            alloc_fast += q.alloc_fast.load(Ordering::Relaxed);
-            recycle_cached += q.recycle_cached.load(Ordering::Relaxed);
-        }
-        info.alloc_fast = alloc_fast;
+        info.alloc_fast = s.queues.alloc_fast;
         info.alloc_slow = s.queues.alloc_slow;
-        info.recycle_cached = recycle_cached;
+        info.recycle_cached = s.queues.recycle_cached;
         info.recycle_ring = s.queues.recycle_ring;
         info.ring_full = s.ring_full;
         info.empty = s.queues.empty;
-        info.inflight = s.inflight;
-        info.held_by_user = s.held_by_user;
+        info.inflight = u64::from(counts.posted + counts.held());
+        info.held_by_user = u64::from(counts.held());
         info.bad_put = s.bad_put;
+    }
+
+    /// The independent audit ([`Pool::audit`]). Only valid while nothing touches the
+    /// binding (tests).
+    pub(crate) fn audit(&self) -> Result {
+        let _ctl = self.ctl.lock();
+        let mut caches: KVec<&QueueCache> = KVec::new();
+        for q in self.queues.iter() {
+            // SAFETY: Test-only, documented as requiring a quiet binding: no NAPI runs on
+            // these caches while the audit reads them.
+            caches.push(unsafe { &*q.cache.get() }, GFP_KERNEL)?;
+        }
+        match self.pool.audit(&caches) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                pr_err!("netmem: audit of binding {} failed: {:?}\n", self.id, e);
+                Err(EIO)
+            }
+        }
     }
 
     /// Whether `net` may see this binding (dumps are per netns).
     pub(crate) fn visible_in(&self, net: *mut Net) -> bool {
         self.net == net as usize
+    }
+
+    /// The RX queue id of a queue slot (for records).
+    pub(crate) fn queue_id(&self, slot: u16) -> u32 {
+        self.queues
+            .get(slot as usize)
+            .map_or(u32::MAX, |q| q.queue_id)
     }
 }
 
@@ -521,14 +644,19 @@ fn nomem() -> Fail {
 ///
 /// # Safety
 ///
-/// `chunk` must be a chunk netmem handed out (it carries `DEVMEM_MAGIC`) and not yet freed;
-/// its binding outlives every chunk that is not home.
+/// `chunk` must be a chunk netmem handed out (it carries `DEVMEM_MAGIC`) that the caller
+/// owns (posted to it and not returned yet), and the caller must be inside an RCU read-side
+/// section (`_rcu`) for as long as it uses the result: the binding is freed only after a
+/// grace period that follows the return of its last chunk.
 #[inline]
-pub(crate) unsafe fn chunk_binding<'a>(chunk: *const Chunk) -> (&'a Chunk, &'a Binding) {
+pub(crate) unsafe fn chunk_binding<'a>(
+    chunk: *const super::chunk::Chunk,
+    _rcu: &'a RcuReadGuard,
+) -> (&'a super::chunk::Chunk, &'a Binding) {
     // SAFETY: By the function's safety requirement.
     let c = unsafe { &*chunk };
     // SAFETY: `owner` was set to the binding at bind time; the binding is alive while the
-    // chunk is not home (it is in the caller's hands).
+    // chunk is not home, and for a grace period after (see above).
     let b = unsafe { &*(c.owner() as *const Binding) };
     (c, b)
 }
@@ -537,71 +665,31 @@ pub(crate) unsafe fn chunk_binding<'a>(chunk: *const Chunk) -> (&'a Chunk, &'a B
 ///
 /// # Safety
 ///
-/// `q` must be the `devmem` pointer of an attached rxq, read in its NAPI context.
+/// `q` must be a non-null `devmem` pointer of a registered rxq, read inside the RCU
+/// read-side section `_rcu` (unbind clears it and waits a grace period before releasing).
 #[inline]
-pub(crate) unsafe fn queue_binding<'a>(q: *const BoundQueue) -> (&'a BoundQueue, &'a Binding) {
-    // SAFETY: Attached queues live inside their binding, alive while attached.
+pub(crate) unsafe fn queue_binding<'a>(
+    q: *const BoundQueue,
+    _rcu: &'a RcuReadGuard,
+) -> (&'a BoundQueue, &'a Binding) {
+    // SAFETY: Attached queues live inside their binding, alive while attached and for a
+    // grace period after detach (by the function's safety requirement).
     let q = unsafe { &*q };
     // SAFETY: Set at creation, before the queue was published.
-    let b = unsafe { &*q.binding.load(Ordering::Relaxed) };
+    let b = unsafe { &*q.binding.load(Ordering::Acquire) };
     (q, b)
 }
 
-/// Frees a binding whose chunks are all home after unbind (netmem's workqueue).
-extern "C" fn release_work(arg: *mut c_void) {
-    let b: *mut Binding = arg.cast();
-    {
-        let lock = ffi::RegistryLock::lock();
-        crate::registry::forget_binding(&lock, b);
-    }
-    // SAFETY: `arg` is the KBox'ed binding set at creation; `drained` fired exactly once, so
-    // this runs once, and no chunk (hence no other user) is left. The registry dropped it.
-    drop(unsafe { KBox::from_raw(b) });
-}
-
-/// Frees a binding at module exit, whatever its chunks say (no driver is left to return
-/// them: drivers hold a reference on netmem.ko).
-///
-/// # Safety
-///
-/// `b` must be a binding removed from the registry whose release work never got queued.
-pub(crate) unsafe fn destroy(b: *mut Binding) {
-    // SAFETY: By the function's safety requirement nobody else owns it.
-    let b = unsafe { KBox::from_raw(b) };
-    let c = b.pool.counts();
-    if c.free != c.total {
-        pr_warn!(
-            "netmem: binding {} freed at unload with {} chunks out\n",
-            b.id,
-            c.total - c.free
-        );
-    }
-    drop(b);
-}
-
-impl Binding {
-    /// Whether the pool reported `drained` (its release work is queued or done).
-    pub(crate) fn release_pending(&self) -> bool {
-        self.pool.drained_reported()
-    }
-}
-
-impl Binding {
-    /// The RX queue id of a queue slot (for records).
-    pub(crate) fn queue_id(&self, slot: u16) -> u32 {
-        self.queues
-            .get(slot as usize)
-            .map_or(u32::MAX, |q| q.queue_id)
-    }
-
-    /// Gives a user token back; false if it was not held (double release, foreign token).
-    pub(crate) fn release(&self, token: u32) -> bool {
-        match self.pool.release(token) {
-            Ok(ret) => {
-                self.after_return(ret.drained);
-                true
-            }
-            Err(_) => false,
+#[pinned_drop]
+impl PinnedDrop for Binding {
+    fn drop(self: Pin<&mut Self>) {
+        let c = self.pool.counts();
+        if c.free != c.total {
+            pr_warn!(
+                "netmem: binding {} freed with {} chunks out\n",
+                self.id,
+                c.total - c.free
+            );
         }
     }
 }

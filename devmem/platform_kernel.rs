@@ -3,9 +3,11 @@
 //! Kernel services for the devmem core (the host build uses `core/src/platform_std.rs`):
 //! storage from kvmalloc and a BH-disabling spinlock, with the same names and signatures.
 
-use crate::ffi::BhSpinlock;
-use core::cell::UnsafeCell;
+use crate::ffi::BhGuard;
+use core::pin::Pin;
+use kernel::new_spinlock;
 use kernel::prelude::*;
+use kernel::sync::SpinLock;
 
 /// Backing storage of rings, stacks and descriptor arrays.
 pub(crate) type Storage<T> = KVVec<T>;
@@ -26,37 +28,26 @@ pub(crate) fn new_storage<T>(
     Ok(v)
 }
 
-/// Data shared by NAPI (softirq) and process context, behind a `spin_lock_bh` lock.
-///
-/// # Invariants
-///
-/// `data` is only accessed while `lock` is held.
+/// Data shared by NAPI (softirq) and process context: the kernel crate's `SpinLock`, taken
+/// with softirqs disabled (the crate has no `spin_lock_bh` flavour in 6.12, so the BH part
+/// is hand-rolled: [`BhGuard`]). Boxed and pinned, so the owner may move.
 pub(crate) struct Lock<T> {
-    lock: BhSpinlock,
-    data: UnsafeCell<T>,
+    inner: Pin<KBox<SpinLock<T>>>,
 }
-
-// SAFETY: The lock serialises all access to `data`, so sending it along is fine if `T` is.
-unsafe impl<T: Send> Send for Lock<T> {}
-// SAFETY: As above: `&Lock<T>` only ever gives `&mut T` under the lock.
-unsafe impl<T: Send> Sync for Lock<T> {}
 
 impl<T> Lock<T> {
     /// Wraps `v` in a new lock.
     pub(crate) fn new(v: T) -> Result<Self, AllocError> {
-        let lock = BhSpinlock::new().ok_or(AllocError)?;
-        Ok(Lock {
-            lock,
-            data: UnsafeCell::new(v),
-        })
+        let inner = KBox::pin_init(new_spinlock!(v, "nmx_pool_free"), GFP_KERNEL)
+            .map_err(|_| AllocError)?;
+        Ok(Lock { inner })
     }
 
-    /// Runs `f` with the lock held and BHs disabled.
+    /// Runs `f` with the lock held and softirqs disabled.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
-        self.lock.lock();
-        // SAFETY: The lock is held, so this is the only reference to `data` (invariant).
-        let r = f(unsafe { &mut *self.data.get() });
-        self.lock.unlock();
-        r
+        let _bh = BhGuard::new();
+        // Declared after `_bh`: unlocked before softirqs are enabled again.
+        let mut guard = self.inner.lock();
+        f(&mut guard)
     }
 }

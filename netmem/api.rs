@@ -4,11 +4,11 @@
 //! `EXPORT_SYMBOL_GPL`: queue registration, the devmem side of the call-site helpers,
 //! and the in-kernel control calls that the netlink family also uses.
 
-use crate::devmem::binding::{self, BoundQueue, Owner};
+use crate::devmem::binding::{self, Owner};
 use crate::devmem::chunk::Chunk;
-use crate::ffi::{self, Device, ExtAck, Net, NetDevPtr, NetDevice};
+use crate::ffi::{self, Device, ExtAck, NetDevPtr, NetDevice, RcuReadGuard, SockPriv};
 use crate::registry;
-use crate::rxq::Rxq;
+use crate::rxq::{Rxq, RxqOps};
 use core::ffi::{c_int, c_void};
 use kernel::prelude::*;
 
@@ -17,6 +17,7 @@ use kernel::prelude::*;
 #[derive(Default)]
 pub(crate) struct BindingInfo {
     pub(crate) id: u32,
+    pub(crate) state: u32,
     pub(crate) ifindex: u32,
     pub(crate) chunk_size: u32,
     pub(crate) nqueues: u32,
@@ -49,32 +50,51 @@ pub(crate) struct Record {
 }
 
 /// The owner of bindings made through the in-kernel API.
-pub(crate) const KERNEL_OWNER: Owner = Owner { net: 0, portid: 0 };
+pub(crate) const KERNEL_OWNER: Owner = Owner::Kernel;
 
 fn err_ptr<T>(e: Error) -> *mut T {
     e.to_errno() as isize as *mut T
+}
+
+/// A slice from a C pointer and length; a NULL pointer is an empty slice only when `n` is 0.
+///
+/// # Safety
+///
+/// A non-null `p` must point to `n` readable `T`s that stay valid and unmodified for `'a`.
+unsafe fn c_slice<'a, T>(p: *const T, n: u32) -> Result<&'a [T]> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: Non-null, `n` elements (the function's safety requirement).
+    Ok(unsafe { core::slice::from_raw_parts(p, n as usize) })
 }
 
 /// `nmx_rxq_register()`: registers a driver RX queue. Returns the queue or an ERR_PTR.
 ///
 /// # Safety
 ///
-/// `netdev`, `pp` and `dma_dev` must stay valid until `nmx_rxq_unregister()`.
+/// `netdev`, `pp`, `dma_dev`, `ops` (may be NULL) and `priv_` must stay valid until
+/// `nmx_rxq_unregister()`.
 #[no_mangle]
 pub unsafe extern "C" fn nmx_rxq_register(
     netdev: *mut NetDevice,
     queue: u32,
     pp: *mut c_void,
     dma_dev: *mut Device,
-    flags: u32,
+    ops: *const RxqOps,
+    priv_: *mut c_void,
 ) -> *mut Rxq {
     if netdev.is_null() || pp.is_null() || dma_dev.is_null() {
         return err_ptr(EINVAL);
     }
-    let rxq = match KBox::new(
-        Rxq::new(NetDevPtr(netdev), queue, pp, dma_dev, flags),
-        GFP_KERNEL,
-    ) {
+    // SAFETY: The driver keeps `netdev` alive while its queue is registered.
+    let netdev = unsafe { NetDevPtr::new(netdev) };
+    // SAFETY: By the function's safety requirement.
+    let rxq = unsafe { Rxq::new(netdev, queue, pp, dma_dev, ops, priv_) };
+    let rxq = match KBox::new(rxq, GFP_KERNEL) {
         Ok(r) => r,
         Err(_) => return err_ptr(ENOMEM),
     };
@@ -82,7 +102,8 @@ pub unsafe extern "C" fn nmx_rxq_register(
 }
 
 /// `nmx_rxq_unregister()`: the driver tears the queue down. A dma-buf bound to it is
-/// detached and unmapped now (the device is going); chunks still out come home later.
+/// detached now (and unmapped with its device's last queue); chunks still out come home
+/// later.
 ///
 /// # Safety
 ///
@@ -92,48 +113,62 @@ pub unsafe extern "C" fn nmx_rxq_unregister(rxq: *mut Rxq) {
     registry::unregister_rxq(rxq)
 }
 
-/// `nmx_devmem_alloc()`: a chunk for a bound queue, or NULL when the pool is empty.
-///
-/// The slow path of the inline `nmx_alloc()`, which serves cache hits itself: refills the
-/// queue's cache (remote returns, then the free list) and takes a chunk from it.
+/// `nmx_rxq_set_page_pool()`: the driver recreated the queue's page_pool.
 ///
 /// # Safety
 ///
-/// `q` must be `rxq->devmem` of a registered queue, read and used in its NAPI context.
+/// `rxq` must be registered and `pp` valid until unregistration or the next call.
 #[no_mangle]
-pub unsafe extern "C" fn nmx_devmem_alloc(q: *mut BoundQueue) -> *mut Chunk {
-    // SAFETY: By the function's safety requirement.
-    let (q, b) = unsafe { binding::queue_binding(q) };
-    b.alloc(q)
+pub unsafe extern "C" fn nmx_rxq_set_page_pool(rxq: *mut Rxq, pp: *mut c_void) {
+    // SAFETY: Registered, by the function's safety requirement.
+    registry::set_page_pool(unsafe { &*rxq }, pp)
+}
+
+/// `nmx_devmem_alloc()`: a chunk for a bound queue, or NULL when the pool is empty or the
+/// queue went back to pages.
+///
+/// # Safety
+///
+/// `rxq` must be registered; NAPI context of the queue, or its NAPI disabled.
+#[no_mangle]
+pub unsafe extern "C" fn nmx_devmem_alloc(rxq: *mut Rxq) -> *mut Chunk {
+    let rcu = RcuReadGuard::new();
+    // SAFETY: Registered (the function's safety requirement).
+    let q = unsafe { (*rxq).devmem() };
+    if q.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: Read from a registered rxq inside `rcu`.
+    let (q, b) = unsafe { binding::queue_binding(q, &rcu) };
+    b.alloc(q, &rcu)
 }
 
 /// `nmx_devmem_recycle_direct()`: returns a chunk from the NAPI context of its queue.
 ///
-/// The slow path of the inline `nmx_recycle_direct()`, which pushes into a queue's cache
-/// itself: spills a full cache, sends the chunk of a detached queue to the free list, and
-/// refuses (and counts) a chunk that is not posted.
-///
 /// # Safety
 ///
-/// `chunk` must be a chunk from `nmx_alloc()` that the caller owns, and the caller must run
-/// in the NAPI context of the queue that allocated it.
+/// `rxq` must be registered, `chunk` a chunk from `nmx_alloc()` on it that the caller owns,
+/// and the caller must run in the queue's NAPI context (or with its NAPI disabled).
 #[no_mangle]
-pub unsafe extern "C" fn nmx_devmem_recycle_direct(chunk: *mut Chunk) {
-    // SAFETY: By the function's safety requirement.
-    let (c, b) = unsafe { binding::chunk_binding(chunk) };
-    b.recycle_direct(c);
+pub unsafe extern "C" fn nmx_devmem_recycle_direct(rxq: *mut Rxq, chunk: *mut Chunk) {
+    let rcu = RcuReadGuard::new();
+    // SAFETY: By the function's safety requirement, inside `rcu`.
+    let (c, b) = unsafe { binding::chunk_binding(chunk, &rcu) };
+    // SAFETY: Registered.
+    b.recycle_direct(unsafe { &*rxq }, c.index, c.queue(), &rcu);
 }
 
 /// `nmx_devmem_put()`: returns a chunk from any context.
 ///
 /// # Safety
 ///
-/// `chunk` must be a chunk from `nmx_devmem_alloc()` that the caller owns.
+/// `chunk` must be a chunk from `nmx_alloc()` that the caller owns.
 #[no_mangle]
 pub unsafe extern "C" fn nmx_devmem_put(chunk: *mut Chunk) {
-    // SAFETY: By the function's safety requirement.
-    let (c, b) = unsafe { binding::chunk_binding(chunk) };
-    b.put(c.index);
+    let rcu = RcuReadGuard::new();
+    // SAFETY: By the function's safety requirement, inside `rcu`.
+    let (c, b) = unsafe { binding::chunk_binding(chunk, &rcu) };
+    b.put(c.index, &rcu);
 }
 
 /// `nmx_devmem_rx_complete()`: the device filled `len` bytes at `offset` of the chunk;
@@ -144,33 +179,63 @@ pub unsafe extern "C" fn nmx_devmem_put(chunk: *mut Chunk) {
 /// As for `nmx_devmem_put()`.
 #[no_mangle]
 pub unsafe extern "C" fn nmx_devmem_rx_complete(chunk: *mut Chunk, offset: u32, len: u32) -> c_int {
-    // SAFETY: By the function's safety requirement.
-    let (c, b) = unsafe { binding::chunk_binding(chunk) };
-    match b.rx_complete(c.index, offset, len) {
+    let rcu = RcuReadGuard::new();
+    // SAFETY: By the function's safety requirement, inside `rcu`.
+    let (c, b) = unsafe { binding::chunk_binding(chunk, &rcu) };
+    match b.rx_complete(c.index, offset, len, &rcu) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }
 }
 
-/// `nmx_devmem_cpu_write()`: the CPU-copy "DMA" of test devices.
+/// `nmx_testing_rxq_cpu_copy()` (test devices only, namespace NMX_TESTING).
+///
+/// # Safety
+///
+/// `rxq` must be registered.
+#[no_mangle]
+pub unsafe extern "C" fn nmx_testing_rxq_cpu_copy(rxq: *mut Rxq) -> c_int {
+    // SAFETY: Registered.
+    match unsafe { &*rxq }.set_cpu_copy() {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// `nmx_testing_cpu_write()`: the CPU-copy "DMA" of test devices (namespace NMX_TESTING).
 ///
 /// # Safety
 ///
 /// As for `nmx_devmem_put()`; `data` must point to `len` readable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn nmx_devmem_cpu_write(
+pub unsafe extern "C" fn nmx_testing_cpu_write(
     chunk: *const Chunk,
     offset: u32,
     data: *const u8,
     len: u32,
 ) -> c_int {
-    // SAFETY: By the function's safety requirement.
-    let (c, b) = unsafe { binding::chunk_binding(chunk) };
+    let rcu = RcuReadGuard::new();
+    // SAFETY: By the function's safety requirement, inside `rcu`.
+    let (c, b) = unsafe { binding::chunk_binding(chunk, &rcu) };
     // SAFETY: `data` points to `len` bytes (function's safety requirement).
-    let data = unsafe { core::slice::from_raw_parts(data, len as usize) };
+    let data = match unsafe { c_slice(data, len) } {
+        Ok(d) => d,
+        Err(e) => return e.to_errno(),
+    };
     match b.cpu_write(c.index, offset, data) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
+    }
+}
+
+/// `nmx_testing_audit()`: the independent accounting audit of binding `id` (namespace
+/// NMX_TESTING).
+#[no_mangle]
+pub extern "C" fn nmx_testing_audit(id: u32) -> c_int {
+    match registry::lookup(id).map(|b| b.audit()) {
+        Some(Ok(())) => 0,
+        Some(Err(e)) => e.to_errno(),
+        None => ENOENT.to_errno(),
     }
 }
 
@@ -181,8 +246,9 @@ pub unsafe extern "C" fn nmx_devmem_cpu_write(
 /// As for `nmx_devmem_put()`.
 #[no_mangle]
 pub unsafe extern "C" fn nmx_devmem_chunk_size(chunk: *const Chunk) -> u32 {
-    // SAFETY: By the function's safety requirement.
-    let (_, b) = unsafe { binding::chunk_binding(chunk) };
+    let rcu = RcuReadGuard::new();
+    // SAFETY: By the function's safety requirement, inside `rcu`.
+    let (_, b) = unsafe { binding::chunk_binding(chunk, &rcu) };
     b.chunk_size()
 }
 
@@ -193,7 +259,8 @@ pub unsafe extern "C" fn nmx_devmem_chunk_size(chunk: *const Chunk) -> u32 {
 /// # Safety
 ///
 /// `netdev` must be a live device, `queues` must point to `nqueues` ids, `extack` must be
-/// NULL or valid; process context, and `fd` is a descriptor of the current task.
+/// NULL or valid; process context without RTNL (netmem takes it), and `fd` is a
+/// descriptor of the current task.
 #[no_mangle]
 pub unsafe extern "C" fn nmx_bind_dmabuf(
     netdev: *mut NetDevice,
@@ -203,15 +270,21 @@ pub unsafe extern "C" fn nmx_bind_dmabuf(
     chunk_size: u32,
     extack: *mut ExtAck,
 ) -> c_int {
-    if netdev.is_null() || queues.is_null() {
+    if netdev.is_null() {
         return EINVAL.to_errno();
     }
     // SAFETY: By the function's safety requirement.
-    let queues = unsafe { core::slice::from_raw_parts(queues, nqueues as usize) };
-    match registry::bind(NetDevPtr(netdev), queues, fd, chunk_size, KERNEL_OWNER) {
+    let queues = match unsafe { c_slice(queues, nqueues) } {
+        Ok(q) => q,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: The caller holds `netdev` live for the call.
+    let netdev = unsafe { NetDevPtr::new(netdev) };
+    match registry::bind(netdev, queues, fd, chunk_size, KERNEL_OWNER) {
         Ok(id) => id as c_int,
         Err(f) => {
-            ffi::set_extack(extack, f.msg, None);
+            // SAFETY: `extack` is NULL or valid (the function's safety requirement).
+            unsafe { ffi::set_extack(extack, f.msg, None) };
             f.err.to_errno()
         }
     }
@@ -234,9 +307,10 @@ pub extern "C" fn nmx_unbind(id: u32) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn nmx_binding_info(id: u32, info: *mut BindingInfo) -> c_int {
     let mut out = BindingInfo::default();
-    if registry::with_binding(id, |b| b.info(&mut out)).is_none() {
+    let Some(b) = registry::lookup(id) else {
         return ENOENT.to_errno();
-    }
+    };
+    b.info(&mut out);
     // SAFETY: By the function's safety requirement.
     unsafe { info.write(out) };
     0
@@ -249,8 +323,15 @@ pub unsafe extern "C" fn nmx_binding_info(id: u32, info: *mut BindingInfo) -> c_
 /// `records` must point to `max` writable records.
 #[no_mangle]
 pub unsafe extern "C" fn nmx_binding_read(id: u32, records: *mut Record, max: u32) -> c_int {
-    // SAFETY: By the function's safety requirement.
-    let out = unsafe { core::slice::from_raw_parts_mut(records, max as usize) };
+    if records.is_null() && max != 0 {
+        return EINVAL.to_errno();
+    }
+    let out = if max == 0 {
+        &mut []
+    } else {
+        // SAFETY: Non-null, `max` writable records (the function's safety requirement).
+        unsafe { core::slice::from_raw_parts_mut(records, max as usize) }
+    };
     match read_records(id, KERNEL_OWNER, out) {
         Ok(n) => n as c_int,
         Err(e) => e.to_errno(),
@@ -267,7 +348,10 @@ pub unsafe extern "C" fn nmx_binding_read(id: u32, records: *mut Record, max: u3
 #[no_mangle]
 pub unsafe extern "C" fn nmx_binding_release(id: u32, tokens: *const u32, n: u32) -> c_int {
     // SAFETY: By the function's safety requirement.
-    let tokens = unsafe { core::slice::from_raw_parts(tokens, n as usize) };
+    let tokens = match unsafe { c_slice(tokens, n) } {
+        Ok(t) => t,
+        Err(e) => return e.to_errno(),
+    };
     match release_tokens(id, KERNEL_OWNER, tokens.iter().copied()) {
         Ok((released, None)) => released as c_int,
         Ok((_, Some(_))) => EINVAL.to_errno(),
@@ -277,24 +361,36 @@ pub unsafe extern "C" fn nmx_binding_release(id: u32, tokens: *const u32, n: u32
 
 /// Takes records for `owner` into `out`. ENOENT: no live binding; EPERM: not the owner.
 pub(crate) fn read_records(id: u32, owner: Owner, out: &mut [Record]) -> Result<usize> {
-    registry::with_binding(id, |b| {
-        if b.owner != owner {
-            return Err(EPERM);
+    let b = registry::lookup(id).ok_or(ENOENT)?;
+    if b.owner != owner {
+        return Err(EPERM);
+    }
+    let mut n = 0;
+    let max = out.len();
+    b.read_records(max, |r| {
+        out[n] = Record {
+            offset: r.offset,
+            len: r.len,
+            token: r.token,
+            queue: b.queue_id(r.queue),
+        };
+        n += 1;
+    })?;
+    Ok(n)
+}
+
+/// Gives back records read by [`read_records`] whose delivery failed.
+pub(crate) fn unread_records(id: u32, records: &[Record]) {
+    let Some(b) = registry::lookup(id) else {
+        return;
+    };
+    let mut tokens = [0u32; 64];
+    for part in records.chunks(tokens.len()) {
+        for (t, r) in tokens.iter_mut().zip(part.iter()) {
+            *t = r.token;
         }
-        let mut n = 0;
-        let max = out.len();
-        b.read_records(max, |r| {
-            out[n] = Record {
-                offset: r.offset,
-                len: r.len,
-                token: r.token,
-                queue: b.queue_id(r.queue),
-            };
-            n += 1;
-        });
-        Ok(n)
-    })
-    .unwrap_or(Err(ENOENT))
+        b.unread(&tokens[..part.len()]);
+    }
 }
 
 /// Releases tokens for `owner`. Returns the count released and the position of the first
@@ -304,41 +400,43 @@ pub(crate) fn release_tokens(
     owner: Owner,
     tokens: impl Iterator<Item = u32>,
 ) -> Result<(u32, Option<usize>)> {
-    registry::with_binding(id, |b| {
-        if b.owner != owner {
-            return Err(EPERM);
+    let b = registry::lookup(id).ok_or(ENOENT)?;
+    if b.is_unbound() {
+        return Err(ENOENT);
+    }
+    if b.owner != owner {
+        return Err(EPERM);
+    }
+    let mut released = 0;
+    let mut first_bad = None;
+    for (i, t) in tokens.enumerate() {
+        if b.release_token(t) {
+            released += 1;
+        } else if first_bad.is_none() {
+            first_bad = Some(i);
         }
-        let mut released = 0;
-        let mut first_bad = None;
-        for (i, t) in tokens.enumerate() {
-            if b.release(t) {
-                released += 1;
-            } else if first_bad.is_none() {
-                first_bad = Some(i);
-            }
-        }
-        Ok((released, first_bad))
-    })
-    .unwrap_or(Err(ENOENT))
+    }
+    Ok((released, first_bad))
 }
 
-/// Called by the shim's netdevice notifier on `NETDEV_UNREGISTER`.
+/// Called by the shim's netdevice notifier on `NETDEV_UNREGISTER`, RTNL held: `removal`
+/// when the device is going away, false when it moves to another netns.
 ///
 /// # Safety
 ///
 /// `dev` must be the device being unregistered (valid for the call).
 #[no_mangle]
-pub unsafe extern "C" fn nmx_rs_netdev_unregister(dev: *mut NetDevice) {
-    registry::netdev_unregister(dev)
+pub unsafe extern "C" fn nmx_rs_netdev_unregister(dev: *mut NetDevice, removal: bool) {
+    registry::netdev_unregister(dev, removal)
 }
 
-/// Called by the shim's netlink notifier on `NETLINK_URELEASE` of a generic netlink socket.
+/// Called by genetlink when a socket's private data of the bind-dmabuf family is created
+/// (the socket's first `bind-dmabuf`).
 #[no_mangle]
-pub extern "C" fn nmx_rs_netlink_release(net: *mut Net, portid: u32) {
-    if portid != 0 {
-        registry::owner_gone(Owner {
-            net: net as usize,
-            portid,
-        });
-    }
+pub extern "C" fn bind_dmabuf_nl_sock_priv_init(_priv: *mut SockPriv) {}
+
+/// Called by genetlink when such a socket closes: unbind everything it owned.
+#[no_mangle]
+pub extern "C" fn bind_dmabuf_nl_sock_priv_destroy(priv_: *mut SockPriv) {
+    registry::owner_gone(Owner::Socket(priv_ as usize));
 }

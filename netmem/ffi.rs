@@ -37,10 +37,8 @@ opaque! {
     AttachmentRaw;
     /// `struct sg_table`.
     SgTable;
-    /// `spinlock_t`.
-    SpinlockRaw;
-    /// `struct nmx_shim_work`.
-    WorkRaw;
+    /// `struct nmx_sock_priv`: genetlink's per-socket data of the bind-dmabuf family.
+    SockPriv;
     /// `struct genl_info`.
     GenlInfo;
     /// `struct netlink_callback`.
@@ -73,27 +71,34 @@ extern "C" {
     fn dma_buf_detach(buf: *mut DmaBufRaw, att: *mut AttachmentRaw);
     fn dma_buf_map_attachment_unlocked(att: *mut AttachmentRaw, dir: c_int) -> *mut SgTable;
     fn dma_buf_unmap_attachment_unlocked(att: *mut AttachmentRaw, sgt: *mut SgTable, dir: c_int);
-    fn synchronize_rcu();
+    #[link_name = "synchronize_rcu"]
+    fn synchronize_rcu_raw();
+    fn rtnl_lock();
+    fn rtnl_unlock();
     fn get_device(dev: *mut Device) -> *mut Device;
     fn put_device(dev: *mut Device);
+    fn nmx_shim_rcu_read_lock();
+    fn nmx_shim_rcu_read_unlock();
+    fn nmx_shim_local_bh_disable();
+    fn nmx_shim_local_bh_enable();
+    fn nmx_shim_wq() -> *const kernel::bindings::workqueue_struct;
+    fn nmx_shim_binding_reserve(id: *mut u32) -> c_int;
+    fn nmx_shim_binding_publish(id: u32, b: *const c_void);
+    fn nmx_shim_binding_erase_if(id: u32, b: *const c_void) -> *const c_void;
+    fn nmx_shim_binding_load(id: u32) -> *const c_void;
+    fn nmx_shim_binding_find(id: *mut u32) -> *const c_void;
+    fn nmx_shim_sock_priv(skb: *mut SkBuff, create: bool) -> *mut SockPriv;
 
     fn nmx_shim_devmem_live_inc();
     fn nmx_shim_devmem_live_dec();
     fn nmx_shim_registry_lock();
     fn nmx_shim_registry_unlock();
-    fn nmx_shim_spinlock_new() -> *mut SpinlockRaw;
-    fn nmx_shim_spinlock_free(lock: *mut SpinlockRaw);
-    fn nmx_shim_spin_lock_bh(lock: *mut SpinlockRaw);
-    fn nmx_shim_spin_unlock_bh(lock: *mut SpinlockRaw);
     fn nmx_shim_dmabuf_size(buf: *const DmaBufRaw) -> u64;
     fn nmx_shim_dev_has_dma_mask(dev: *const Device) -> bool;
     fn nmx_shim_sgt_dma_nents(sgt: *const SgTable) -> u32;
     fn nmx_shim_sgt_dma_segments(sgt: *mut SgTable, dma: *mut u64, len: *mut u64, max: u32) -> u32;
     fn nmx_shim_dmabuf_vmap(buf: *mut DmaBufRaw) -> *mut c_void;
     fn nmx_shim_dmabuf_vunmap(buf: *mut DmaBufRaw, vaddr: *mut c_void);
-    fn nmx_shim_work_new(f: extern "C" fn(*mut c_void), arg: *mut c_void) -> *mut WorkRaw;
-    fn nmx_shim_work_queue(w: *mut WorkRaw);
-    fn nmx_shim_work_free(w: *mut WorkRaw);
     fn nmx_shim_dev_get_by_index(net: *mut Net, ifindex: u32) -> *mut NetDevice;
     fn nmx_shim_dev_put(dev: *mut NetDevice);
     fn nmx_shim_netdev_ifindex(dev: *const NetDevice) -> u32;
@@ -104,7 +109,6 @@ extern "C" {
     pub(crate) fn nmx_shim_exit_sources();
     pub(crate) fn nmx_shim_exit_wq();
 
-    fn nmx_shim_info_attr(info: *const GenlInfo, ty: u32) -> *const Nlattr;
     fn nmx_shim_req_attr_missing(info: *mut GenlInfo, ty: u32) -> bool;
     fn nmx_shim_nla_u32(nla: *const Nlattr) -> u32;
     fn nmx_shim_info_next(info: *const GenlInfo, ty: u32, prev: *const Nlattr) -> *const Nlattr;
@@ -114,7 +118,6 @@ extern "C" {
         id: *mut u32,
         ty: *mut u32,
     ) -> c_int;
-    fn nmx_shim_info_portid(info: *const GenlInfo) -> u32;
     fn nmx_shim_info_net(info: *const GenlInfo) -> *mut Net;
     fn nmx_shim_info_extack(info: *const GenlInfo) -> *mut ExtAck;
     fn nmx_shim_extack_msg(extack: *mut ExtAck, msg: *const c_char, bad: *const Nlattr);
@@ -133,10 +136,84 @@ extern "C" {
     fn nmx_shim_nest_end(skb: *mut SkBuff, nest: *mut Nlattr);
 }
 
-/// Waits until every CPU left its RCU read-side (and BH-disabled, hence NAPI) sections.
-pub(crate) fn synchronize_rcu_bh() {
-    // SAFETY: Process context (all callers hold the registry mutex, a sleeping lock).
-    unsafe { synchronize_rcu() }
+/// Waits until every CPU left its RCU read-side sections (and BH-disabled ones, hence
+/// NAPI polls). Process context.
+pub(crate) fn synchronize_rcu() {
+    // SAFETY: Every caller runs in process context (they hold sleeping locks or none).
+    unsafe { synchronize_rcu_raw() }
+}
+
+/// An RCU read-side critical section, held while the guard lives. Hand-rolled: the 6.12
+/// kernel crate has no RCU abstraction. Not `Send`: it must end on the task that started it.
+pub(crate) struct RcuReadGuard {
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+impl RcuReadGuard {
+    pub(crate) fn new() -> Self {
+        // SAFETY: `rcu_read_lock` may be called in any context; paired in `drop`.
+        unsafe { nmx_shim_rcu_read_lock() };
+        RcuReadGuard {
+            _not_send: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for RcuReadGuard {
+    fn drop(&mut self) {
+        // SAFETY: Paired with the lock in `new`, on the same task (the guard is not `Send`).
+        unsafe { nmx_shim_rcu_read_unlock() };
+    }
+}
+
+/// Softirqs disabled on this CPU while the guard lives. Hand-rolled: the 6.12 kernel crate
+/// has no `spin_lock_bh` flavour of its `SpinLock`.
+pub(crate) struct BhGuard {
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+impl BhGuard {
+    pub(crate) fn new() -> Self {
+        // SAFETY: Paired in `drop`, on the same CPU (not `Send`).
+        unsafe { nmx_shim_local_bh_disable() };
+        BhGuard {
+            _not_send: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for BhGuard {
+    fn drop(&mut self) {
+        // SAFETY: Paired with `new`.
+        unsafe { nmx_shim_local_bh_enable() };
+    }
+}
+
+/// RTNL, held while the guard lives.
+pub(crate) struct Rtnl(());
+
+impl Rtnl {
+    /// Takes RTNL. Process context, and the caller must not hold it already (each caller's
+    /// documented contract: netlink handlers, the in-kernel API, socket release).
+    pub(crate) fn lock() -> Self {
+        // SAFETY: A sleeping mutex, released in `drop`.
+        unsafe { rtnl_lock() };
+        Rtnl(())
+    }
+}
+
+impl Drop for Rtnl {
+    fn drop(&mut self) {
+        // SAFETY: Taken in `lock` by this task.
+        unsafe { rtnl_unlock() }
+    }
+}
+
+/// netmem's workqueue (allocated by the shim at init, destroyed, after a drain, at exit).
+pub(crate) fn netmem_wq() -> &'static kernel::workqueue::Queue {
+    // SAFETY: The shim allocates the workqueue before anything can queue work and destroys
+    // it only at module exit, after the last user.
+    unsafe { kernel::workqueue::Queue::from_raw(nmx_shim_wq()) }
 }
 
 /// Makes the page/devmem compare live in every driver call site (one more binding).
@@ -151,7 +228,8 @@ pub(crate) fn devmem_live_dec() {
     unsafe { nmx_shim_devmem_live_dec() }
 }
 
-/// The registry mutex (rxqs and bindings). Held while the guard lives.
+/// The registry mutex (queue registrations). Held while the guard lives. Hand-rolled: the
+/// 6.12 kernel crate cannot define a static `Mutex`.
 pub(crate) struct RegistryLock(());
 
 impl RegistryLock {
@@ -170,44 +248,47 @@ impl Drop for RegistryLock {
     }
 }
 
-/// A BH-disabling spinlock allocated by the shim (so it has a lockdep class and never moves).
-///
-/// # Invariants
-///
-/// `raw` points to an initialised `spinlock_t` owned by this object.
-pub(crate) struct BhSpinlock {
-    raw: NonNull<SpinlockRaw>,
+// The binding id table: an allocating XArray in the shim (6.12's kernel crate has none).
+
+/// Reserves a new binding id (cyclic, unique while in the table); its entry reads as empty
+/// until [`binding_publish`].
+pub(crate) fn binding_id_reserve() -> Result<u32> {
+    let mut id = 0;
+    // SAFETY: `id` is a local out parameter.
+    to_result(unsafe { nmx_shim_binding_reserve(&mut id) })?;
+    Ok(id)
 }
 
-// SAFETY: A spinlock is made to be shared between CPUs.
-unsafe impl Send for BhSpinlock {}
-// SAFETY: As above.
-unsafe impl Sync for BhSpinlock {}
-
-impl BhSpinlock {
-    pub(crate) fn new() -> Option<Self> {
-        // SAFETY: Returns an initialised lock or NULL.
-        let raw = NonNull::new(unsafe { nmx_shim_spinlock_new() })?;
-        // INVARIANT: `raw` is a fresh lock we own.
-        Some(BhSpinlock { raw })
-    }
-
-    pub(crate) fn lock(&self) {
-        // SAFETY: By the type invariant the lock is valid.
-        unsafe { nmx_shim_spin_lock_bh(self.raw.as_ptr()) }
-    }
-
-    pub(crate) fn unlock(&self) {
-        // SAFETY: By the type invariant the lock is valid; callers pair it with `lock`.
-        unsafe { nmx_shim_spin_unlock_bh(self.raw.as_ptr()) }
-    }
+/// Frees a reserved id that was never published.
+pub(crate) fn binding_id_erase(id: u32) {
+    // SAFETY: Erasing a reserved entry frees the id; it held no pointer.
+    unsafe { nmx_shim_binding_erase_if(id, core::ptr::null()) };
 }
 
-impl Drop for BhSpinlock {
-    fn drop(&mut self) {
-        // SAFETY: We own the lock and nobody holds it any more (we are being dropped).
-        unsafe { nmx_shim_spinlock_free(self.raw.as_ptr()) }
-    }
+/// Publishes `b` (an `Arc::into_raw` pointer) under its reserved id.
+pub(crate) fn binding_publish(id: u32, b: *const c_void) {
+    // SAFETY: The slot was reserved: storing into it allocates nothing and cannot fail.
+    unsafe { nmx_shim_binding_publish(id, b) }
+}
+
+/// Removes the entry `id` if it holds `b`; returns it (NULL if it held something else).
+pub(crate) fn binding_erase_if(id: u32, b: *const c_void) -> *const c_void {
+    // SAFETY: The table's own lock serialises writers.
+    unsafe { nmx_shim_binding_erase_if(id, b) }
+}
+
+/// The entry `id`, valid for the read-side section `_rcu`.
+pub(crate) fn binding_load(id: u32, _rcu: &RcuReadGuard) -> *const c_void {
+    // SAFETY: Inside an RCU read-side section, as `xa_load` requires for the result.
+    unsafe { nmx_shim_binding_load(id) }
+}
+
+/// The first entry with an id of at least `from`: (its id, the entry), NULL if none.
+pub(crate) fn binding_find(from: u32, _rcu: &RcuReadGuard) -> (u32, *const c_void) {
+    let mut id = from;
+    // SAFETY: Inside an RCU read-side section; `id` is a local in/out parameter.
+    let p = unsafe { nmx_shim_binding_find(&mut id) };
+    (id, p)
 }
 
 /// A reference on a `struct dma_buf` (from `dma_buf_get`).
@@ -238,6 +319,11 @@ impl DmaBuf {
     pub(crate) fn size(&self) -> u64 {
         // SAFETY: By the type invariant the dma-buf is valid.
         unsafe { nmx_shim_dmabuf_size(self.raw.as_ptr()) }
+    }
+
+    /// Identity of the `struct dma_buf` (the same buffer through any fd gives the same key).
+    pub(crate) fn key(&self) -> usize {
+        self.raw.as_ptr() as usize
     }
 
     /// Attaches `dev` and maps the buffer for device writes (`DMA_FROM_DEVICE`).
@@ -398,16 +484,32 @@ impl Drop for DeviceRef {
     }
 }
 
-/// A borrowed `struct net_device` the caller keeps alive (registered with netmem, or
-/// referenced by [`NetDeviceRef`]).
-#[derive(Clone, Copy)]
-pub(crate) struct NetDevPtr(pub(crate) *mut NetDevice);
+/// A borrowed `struct net_device`.
+///
+/// # Invariants
+///
+/// The device stays valid while any copy is used: whoever made it holds a reference
+/// ([`NetDeviceRef`]) or keeps the device registered with netmem (a driver's rxq).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NetDevPtr(*mut NetDevice);
 
-// SAFETY: Just an address used under the registry lock; dereferenced only through the
-// shim accessors while the device is registered with netmem.
+// SAFETY: Just an address; dereferenced only through the shim accessors under the
+// invariant above, from any task.
 unsafe impl Send for NetDevPtr {}
 
 impl NetDevPtr {
+    /// # Safety
+    ///
+    /// `dev` must stay valid while the result (or a copy) is used (the type invariant).
+    pub(crate) unsafe fn new(dev: *mut NetDevice) -> Self {
+        // INVARIANT: By the function's safety requirement.
+        NetDevPtr(dev)
+    }
+
+    pub(crate) fn as_ptr(self) -> *mut NetDevice {
+        self.0
+    }
+
     pub(crate) fn ifindex(self) -> u32 {
         // SAFETY: Registered devices are alive (type documentation).
         unsafe { nmx_shim_netdev_ifindex(self.0) }
@@ -435,6 +537,8 @@ impl NetDeviceRef {
         if dev.is_null() {
             None
         } else {
+            // INVARIANT: `dev_get_by_index` took a reference, dropped with this object;
+            // callers use `ptr` copies only during the request that holds it.
             Some(NetDeviceRef(NetDevPtr(dev)))
         }
     }
@@ -451,45 +555,6 @@ impl Drop for NetDeviceRef {
     }
 }
 
-/// A work item on netmem's workqueue that calls `f(arg)` once queued.
-///
-/// # Invariants
-///
-/// `raw` is an initialised, not yet freed `struct nmx_shim_work`.
-pub(crate) struct Work {
-    raw: NonNull<WorkRaw>,
-}
-
-// SAFETY: The work item is queued from any context and runs on a worker.
-unsafe impl Send for Work {}
-// SAFETY: `queue` may be called from any CPU.
-unsafe impl Sync for Work {}
-
-impl Work {
-    /// # Safety
-    ///
-    /// `arg` must stay valid until `f` ran, or until the work is dropped unqueued.
-    pub(crate) unsafe fn new(f: extern "C" fn(*mut c_void), arg: *mut c_void) -> Option<Self> {
-        // SAFETY: Allocates and initialises the work item.
-        let raw = NonNull::new(unsafe { nmx_shim_work_new(f, arg) })?;
-        Some(Work { raw })
-    }
-
-    /// Queues the work. Callers queue a given work at most once.
-    pub(crate) fn queue(&self) {
-        // SAFETY: By the type invariant the work is valid.
-        unsafe { nmx_shim_work_queue(self.raw.as_ptr()) }
-    }
-}
-
-impl Drop for Work {
-    fn drop(&mut self) {
-        // SAFETY: The work is not pending: it was never queued, or it is running its
-        // function, which is what drops it (the workqueue core no longer touches it).
-        unsafe { nmx_shim_work_free(self.raw.as_ptr()) }
-    }
-}
-
 /// A generic netlink request being handled (`struct genl_info`), valid for the handler.
 #[derive(Clone, Copy)]
 pub(crate) struct Request(*mut GenlInfo);
@@ -503,15 +568,10 @@ impl Request {
         Request(info)
     }
 
+    /// The first top-level attribute of type `ty` (found by walking the validated message,
+    /// so any `ty` is in bounds).
     pub(crate) fn attr(self, ty: u32) -> Option<Attr> {
-        // SAFETY: Valid for the handler (type documentation); `ty` is below the policy's
-        // maxattr because callers pass generated attribute ids.
-        let a = unsafe { nmx_shim_info_attr(self.0, ty) };
-        if a.is_null() {
-            None
-        } else {
-            Some(Attr(a))
-        }
+        self.attrs(ty).next()
     }
 
     /// Reports a missing attribute in extack (like `GENL_REQ_ATTR_CHECK`).
@@ -540,9 +600,19 @@ impl Request {
         Ok((id, ty))
     }
 
-    pub(crate) fn portid(self) -> u32 {
-        // SAFETY: Valid for the handler.
-        unsafe { nmx_shim_info_portid(self.0) }
+    /// The requesting socket's private data of our family; with `create`, allocated if the
+    /// socket has none yet, otherwise NULL then.
+    ///
+    /// # Safety
+    ///
+    /// `skb` must be the skb of the request being handled.
+    pub(crate) unsafe fn sock_priv(self, skb: *mut SkBuff, create: bool) -> Result<*mut SockPriv> {
+        // SAFETY: By the function's safety requirement; ERR_PTR on failure.
+        let p = kernel::error::from_err_ptr(unsafe { nmx_shim_sock_priv(skb, create) })?;
+        if create && p.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(p)
     }
 
     pub(crate) fn net(self) -> *mut Net {
@@ -557,14 +627,19 @@ impl Request {
 
     /// Sets the extack message the user will read, optionally pointing at an attribute.
     pub(crate) fn error(self, msg: &'static CStr, bad: Option<Attr>) {
-        set_extack(self.extack(), msg, bad);
+        // SAFETY: The request's own extack, valid for the handler.
+        unsafe { set_extack(self.extack(), msg, bad) };
     }
 }
 
 /// Sets an extack message (kept by pointer, hence `'static`).
-pub(crate) fn set_extack(extack: *mut ExtAck, msg: &'static CStr, bad: Option<Attr>) {
+///
+/// # Safety
+///
+/// `extack` must be NULL or a live extack; `bad`, if given, an attribute of its request.
+pub(crate) unsafe fn set_extack(extack: *mut ExtAck, msg: &'static CStr, bad: Option<Attr>) {
     let bad = bad.map_or(core::ptr::null(), |a| a.0);
-    // SAFETY: `extack` is NULL or the live extack of the current request; `msg` is static.
+    // SAFETY: By the function's safety requirement; `msg` is static.
     unsafe { nmx_shim_extack_msg(extack, msg.as_ptr(), bad) }
 }
 
@@ -745,7 +820,11 @@ impl Msg {
 }
 
 /// Bytes already in a dump skb.
-pub(crate) fn skb_len(skb: *mut SkBuff) -> u32 {
-    // SAFETY: `skb` is the dump's skb, valid during the dump callback.
+///
+/// # Safety
+///
+/// `skb` must be a valid skb (the dump's, during the dump callback).
+pub(crate) unsafe fn skb_len(skb: *mut SkBuff) -> u32 {
+    // SAFETY: By the function's safety requirement.
     unsafe { nmx_shim_skb_len(skb) }
 }

@@ -28,11 +28,16 @@ mod uapi {
 }
 use uapi::*;
 
-fn owner(req: Request) -> Owner {
-    Owner {
-        net: req.net() as usize,
-        portid: req.portid(),
-    }
+/// The requesting socket as an owner. `create`: give it per-socket state (its first
+/// binding); otherwise a socket without any owns nothing, which no binding matches.
+///
+/// # Safety
+///
+/// `skb` must be the skb of the request being handled.
+unsafe fn owner(req: Request, skb: *mut SkBuff, create: bool) -> Result<Owner> {
+    // SAFETY: By the function's safety requirement.
+    let p = unsafe { req.sock_priv(skb, create) }?;
+    Ok(Owner::Socket(p as usize))
 }
 
 /// `bind-dmabuf`: ifindex, queues, fd, chunk-size -> id.
@@ -42,7 +47,7 @@ fn owner(req: Request) -> Owner {
 /// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
 pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(
-    _skb: *mut SkBuff,
+    skb: *mut SkBuff,
     info: *mut GenlInfo,
 ) -> c_int {
     // SAFETY: genetlink calls us with the request's info, valid during the call.
@@ -83,7 +88,9 @@ pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(
             );
             return Err(ENODEV);
         };
-        let id = registry::bind(dev.ptr(), &ids[..n], fd, chunk_size, owner(req)).map_err(|f| {
+        // SAFETY: `skb` is this request's.
+        let owner = unsafe { owner(req, skb, true) }?;
+        let id = registry::bind(dev.ptr(), &ids[..n], fd, chunk_size, owner).map_err(|f| {
             req.error(f.msg, None);
             f.err
         })?;
@@ -108,14 +115,16 @@ pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(
 /// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
 pub unsafe extern "C" fn bind_dmabuf_nl_unbind_doit(
-    _skb: *mut SkBuff,
+    skb: *mut SkBuff,
     info: *mut GenlInfo,
 ) -> c_int {
     // SAFETY: As in `bind_dmabuf_nl_bind_dmabuf_doit`.
     let req = unsafe { Request::new(info) };
     from_result(|| {
         let id_attr = req.require(BIND_DMABUF_A_BINDING_ID)?;
-        registry::unbind(id_attr.u32(), Some(owner(req)))
+        // SAFETY: `skb` is this request's.
+        let owner = unsafe { owner(req, skb, false) }?;
+        registry::unbind(id_attr.u32(), Some(owner))
             .inspect_err(|&e| req.error(no_binding_msg(e), Some(id_attr)))?;
         Ok(0)
     })
@@ -133,6 +142,7 @@ fn put_binding(msg: &mut Msg, b: &Binding) -> Result {
     let mut i = api::BindingInfo::default();
     b.info(&mut i);
     msg.u32(BIND_DMABUF_A_BINDING_ID, i.id)?;
+    msg.u32(BIND_DMABUF_A_BINDING_STATE, i.state)?;
     msg.u32(BIND_DMABUF_A_BINDING_IFINDEX, i.ifindex)?;
     for &q in &i.queues[..i.nqueues as usize] {
         msg.nest(BIND_DMABUF_A_BINDING_QUEUES, |m| {
@@ -183,14 +193,11 @@ pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_doit(
         let id_attr = req.require(BIND_DMABUF_A_BINDING_ID)?;
         let net = req.net();
         let mut msg = Msg::reply(req, 1024)?;
-        registry::with_binding(id_attr.u32(), |b| {
-            if !b.visible_in(net) {
-                return Err(ENOENT);
-            }
-            put_binding(&mut msg, b)
-        })
-        .unwrap_or(Err(ENOENT))
-        .inspect_err(|&e| {
+        registry::lookup(id_attr.u32())
+            .filter(|b| b.visible_in(net))
+            .ok_or(ENOENT)
+            .and_then(|b| put_binding(&mut msg, &b))
+            .inspect_err(|&e| {
             if e == ENOENT {
                 req.error(
                     c"no such binding in the caller's network namespace",
@@ -203,7 +210,8 @@ pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_doit(
     })
 }
 
-/// `binding-get` dump: every binding of the caller's netns, resumable by id.
+/// `binding-get` dump: every binding of the caller's netns (live, and draining after an
+/// unbind until its last chunk is home), in id order, resumable by id.
 ///
 /// # Safety
 ///
@@ -216,10 +224,13 @@ pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_dumpit(
     // SAFETY: genetlink calls us with the dump's skb and callback, valid during the call.
     let dcb = unsafe { DumpCb::new(cb) };
     let net = dcb.net();
-    let start = dcb.cursor();
+    let Ok(start) = u32::try_from(dcb.cursor()) else {
+        // Past the last possible id: the dump is complete.
+        return 0;
+    };
     let mut err = 0;
-    registry::for_each_binding(|b| {
-        if i64::from(b.id) < start || !b.visible_in(net) {
+    registry::for_each_binding(start, |b| {
+        if !b.visible_in(net) {
             return true;
         }
         // SAFETY: `skb` and `cb` are this dump's arguments.
@@ -252,7 +263,8 @@ pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_dumpit(
 /// A dump that filled its skb returns its length (so the core asks for more); an empty
 /// skb that still did not fit one entry is a real emsgsize().
 fn skb_len_or(skb: *mut SkBuff, err: c_int) -> c_int {
-    match crate::ffi::skb_len(skb) {
+    // SAFETY: The dump's skb, valid during the dump callback (our only caller).
+    match unsafe { crate::ffi::skb_len(skb) } {
         0 => err,
         n => n as c_int,
     }
@@ -265,7 +277,7 @@ fn skb_len_or(skb: *mut SkBuff, err: c_int) -> c_int {
 /// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
 pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(
-    _skb: *mut SkBuff,
+    skb: *mut SkBuff,
     info: *mut GenlInfo,
 ) -> c_int {
     // SAFETY: As in `bind_dmabuf_nl_bind_dmabuf_doit`.
@@ -281,22 +293,35 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(
         // Room for every record (a nest of four attributes, about 48 bytes) before taking
         // them, so records are never taken and then lost to a full message.
         let mut msg = Msg::reply(req, 64 + 64 * max as u32)?;
-        let n = api::read_records(id, owner(req), &mut records)
+        // SAFETY: `skb` is this request's.
+        let owner = unsafe { owner(req, skb, false) }?;
+        let n = api::read_records(id, owner, &mut records)
             .inspect_err(|&e| req.error(no_binding_msg(e), Some(id_attr)))?;
-        msg.u32(BIND_DMABUF_A_BINDING_ID, id)?;
-        for r in &records[..n] {
-            msg.nest(BIND_DMABUF_A_BINDING_RECORDS, |m| {
-                m.u64(
-                    BIND_DMABUF_A_RECORD_OFFSET,
-                    r.offset,
-                    BIND_DMABUF_A_RECORD_PAD,
-                )?;
-                m.u32(BIND_DMABUF_A_RECORD_LENGTH, r.len)?;
-                m.u32(BIND_DMABUF_A_RECORD_TOKEN, r.token)?;
-                m.u32(BIND_DMABUF_A_RECORD_QUEUE, r.queue)
-            })?;
+        let records = &records[..n];
+        // The records are the user's only once the reply carrying them is queued: if it
+        // cannot be built or queued (a full receive buffer), they go back, and the error
+        // the user gets means nothing was taken.
+        let sent = (|| -> Result {
+            msg.u32(BIND_DMABUF_A_BINDING_ID, id)?;
+            for r in records {
+                msg.nest(BIND_DMABUF_A_BINDING_RECORDS, |m| {
+                    m.u64(
+                        BIND_DMABUF_A_RECORD_OFFSET,
+                        r.offset,
+                        BIND_DMABUF_A_RECORD_PAD,
+                    )?;
+                    m.u32(BIND_DMABUF_A_RECORD_LENGTH, r.len)?;
+                    m.u32(BIND_DMABUF_A_RECORD_TOKEN, r.token)?;
+                    m.u32(BIND_DMABUF_A_RECORD_QUEUE, r.queue)
+                })?;
+            }
+            msg.send(req)
+        })();
+        if let Err(e) = sent {
+            api::unread_records(id, records);
+            req.error(c"reply could not be queued (receive buffer full?); no record was taken", None);
+            return Err(e);
         }
-        msg.send(req)?;
         Ok(0)
     })
 }
@@ -308,7 +333,7 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(
 /// Called by generic netlink only, with the arguments of the request being handled.
 #[no_mangle]
 pub unsafe extern "C" fn bind_dmabuf_nl_rx_release_doit(
-    _skb: *mut SkBuff,
+    skb: *mut SkBuff,
     info: *mut GenlInfo,
 ) -> c_int {
     // SAFETY: As in `bind_dmabuf_nl_bind_dmabuf_doit`.
@@ -323,15 +348,18 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_release_doit(
             req.error(c"too many tokens in one request (max tokens-max)", None);
             return Err(E2BIG);
         }
+        // Allocated before anything is released, so that ENOMEM means nothing changed.
+        let mut msg = Msg::reply(req, 64)?;
         let tokens = req.attrs(BIND_DMABUF_A_BINDING_TOKENS).map(|a| a.u32());
-        let (released, bad) = api::release_tokens(id_attr.u32(), owner(req), tokens)
+        // SAFETY: `skb` is this request's.
+        let owner = unsafe { owner(req, skb, false) }?;
+        let (released, bad) = api::release_tokens(id_attr.u32(), owner, tokens)
             .inspect_err(|&e| req.error(no_binding_msg(e), Some(id_attr)))?;
         if let Some(pos) = bad {
             let attr = req.attrs(BIND_DMABUF_A_BINDING_TOKENS).nth(pos);
             req.error(c"token not held by the user (double release or foreign token); the others were released", attr);
             return Err(EINVAL);
         }
-        let mut msg = Msg::reply(req, 64)?;
         msg.u32(BIND_DMABUF_A_BINDING_RELEASED, released)?;
         msg.send(req)?;
         Ok(0)

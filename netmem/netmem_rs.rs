@@ -8,6 +8,8 @@
 //! the devmem_pool ([`devmem`]), the queue and binding registry, the C API ([`api`]) and the
 //! `bind-dmabuf` generic netlink handlers ([`netlink`]). C glue is in `shim/`.
 
+#![recursion_limit = "256"]
+
 use kernel::prelude::*;
 
 // C calls the `#[no_mangle]` entry points of `api` and `netlink` (the shim exports them
@@ -46,12 +48,21 @@ impl kernel::Module for Netmem {
 
 impl Drop for Netmem {
     fn drop(&mut self) {
-        // Order: stop requests and events, tear bindings down, then run queued releases.
+        // Order: stop requests and events, unbind everything, run the releases that got
+        // queued (destroying the workqueue drains it), then free what is left.
         // SAFETY: Module exit; `init` succeeded.
         unsafe { ffi::nmx_shim_exit_sources() };
-        registry::shutdown();
-        // SAFETY: As above; nothing queues work any more.
+        registry::shutdown_start();
+        // SAFETY: As above; nothing queues work any more (no binding can be drained by a
+        // driver: drivers hold a reference on netmem.ko, so none is left).
         unsafe { ffi::nmx_shim_exit_wq() };
-        registry::free_lists();
+        registry::shutdown_finish();
     }
+}
+
+/// The signature the pool writes into every chunk; the shim checks at load time that it
+/// equals the `NMX_DEVMEM_MAGIC` drivers compare with.
+#[no_mangle]
+pub extern "C" fn nmx_rs_devmem_magic() -> u64 {
+    devmem::chunk::DEVMEM_MAGIC
 }

@@ -1,25 +1,65 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The registry of RX queues and bindings, behind one mutex (process context only: bind,
-//! unbind, registration, device and socket events).
+//! Registered RX queues and the binding table.
+//!
+//! - RX queues: a list behind the registry mutex, taken only by queue registration and by
+//!   `bind` (process context, rare). Never on the data path, never for a device or socket
+//!   that has no netmem state.
+//! - Bindings: an id table (an allocating XArray in the shim: 6.12's kernel crate has no
+//!   XArray) that readers walk under RCU. Ids are allocated cyclically and unique while
+//!   their binding is in the table; dumps walk it in id order. The table holds one
+//!   reference on each binding from publication to release; lookups take their own.
+//!   Each binding has its own locks ([`Binding`]).
 
 use crate::devmem::binding::{fail, BindParams, Binding, Fail, Owner};
-use crate::ffi::{self, eopnotsupp, NetDevPtr, RegistryLock};
-use crate::rxq::{Rxq, RXQ_F_CPU_COPY};
-use core::cell::UnsafeCell;
+use crate::ffi::{self, eopnotsupp, DmaBuf, NetDevPtr, RcuReadGuard, RegistryLock, Rtnl};
+use crate::rxq::Rxq;
+use core::ops::{Deref, DerefMut};
 use kernel::prelude::*;
+use kernel::sync::{Arc, ArcBorrow};
 
 /// Most RX queues one binding may feed (`NMX_MAX_QUEUES_PER_BINDING`).
 pub(crate) const MAX_QUEUES: usize = 16;
 
-struct Registry {
+pub(crate) struct Registry {
     rxqs: KVec<*mut Rxq>,
-    /// Every binding not yet freed: live ones and unbound ones waiting for their chunks.
-    bindings: KVec<*mut Binding>,
-    next_id: u32,
 }
 
-struct Global(UnsafeCell<Registry>);
+struct Global(core::cell::UnsafeCell<Registry>);
+
+// SAFETY: The registry is only reached through `RegistryGuard`, which holds the registry
+// mutex for as long as it gives access.
+unsafe impl Sync for Global {}
+
+static REGISTRY: Global = Global(core::cell::UnsafeCell::new(Registry { rxqs: KVec::new() }));
+
+/// The registry, locked. At most one exists at a time (a second `lock` would block on the
+/// mutex), so the `&mut Registry` it hands out is unique.
+pub(crate) struct RegistryGuard {
+    _lock: RegistryLock,
+}
+
+fn lock() -> RegistryGuard {
+    RegistryGuard {
+        _lock: RegistryLock::lock(),
+    }
+}
+
+impl Deref for RegistryGuard {
+    type Target = Registry;
+
+    fn deref(&self) -> &Registry {
+        // SAFETY: The guard holds the registry mutex (see the type documentation).
+        unsafe { &*REGISTRY.0.get() }
+    }
+}
+
+impl DerefMut for RegistryGuard {
+    fn deref_mut(&mut self) -> &mut Registry {
+        // SAFETY: As in `deref`, and `&mut self` makes this borrow unique.
+        unsafe { &mut *REGISTRY.0.get() }
+    }
+}
 
 /// Removes element `i` (order is not kept). The 6.12 `KVec` has no `swap_remove`.
 fn swap_remove<T: Copy>(v: &mut KVec<T>, i: usize) {
@@ -29,74 +69,82 @@ fn swap_remove<T: Copy>(v: &mut KVec<T>, i: usize) {
     unsafe { v.set_len(last) };
 }
 
-// SAFETY: The registry is only reached through `with`, which requires the registry mutex.
-unsafe impl Sync for Global {}
+impl Registry {
+    fn rxq(&self, i: usize) -> &Rxq {
+        // SAFETY: Listed rxqs are alive: they leave the list before they are freed, and
+        // `&self` borrows the locked registry.
+        unsafe { &*self.rxqs[i] }
+    }
 
-static REGISTRY: Global = Global(UnsafeCell::new(Registry {
-    rxqs: KVec::new(),
-    bindings: KVec::new(),
-    next_id: 1,
-}));
-
-fn with<R>(_lock: &RegistryLock, f: impl FnOnce(&mut Registry) -> R) -> R {
-    // SAFETY: The caller holds the registry mutex (the guard proves it) and `f` cannot
-    // re-enter `with` with the same guard borrowed mutably elsewhere: one guard per task.
-    f(unsafe { &mut *REGISTRY.0.get() })
+    fn find(&self, netdev: NetDevPtr, queue: u32) -> Option<&Rxq> {
+        (0..self.rxqs.len())
+            .map(|i| self.rxq(i))
+            .find(|r| r.netdev == netdev && r.queue_id() == queue)
+    }
 }
 
 /// Registers a driver's RX queue.
 pub(crate) fn register_rxq(rxq: KBox<Rxq>) -> Result<*mut Rxq> {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        let dup = r.rxqs.iter().any(|&x| {
-            // SAFETY: Registered rxqs are alive while in the list (registry lock held).
-            let x = unsafe { &*x };
-            x.netdev.0 == rxq.netdev.0 && x.queue_id() == rxq.queue_id()
-        });
-        if dup {
-            return Err(EEXIST);
-        }
-        r.rxqs.reserve(1, GFP_KERNEL)?;
-        let p = KBox::into_raw(rxq);
-        r.rxqs.push(p, GFP_KERNEL)?;
-        Ok(p)
-    })
+    let mut r = lock();
+    if r.find(rxq.netdev, rxq.queue_id()).is_some() {
+        return Err(EEXIST);
+    }
+    r.rxqs.reserve(1, GFP_KERNEL)?;
+    let p = KBox::into_raw(rxq);
+    r.rxqs.push(p, GFP_KERNEL)?;
+    Ok(p)
 }
 
-/// Unregisters a driver's RX queue: a binding on it detaches (and unmaps: the device is
-/// going), then the queue is freed.
+/// Unregisters a driver's RX queue: a binding on it detaches (and unmaps once its last
+/// queue is gone: the device is going), then the queue is freed.
 pub(crate) fn unregister_rxq(rxq: *mut Rxq) {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
+    {
+        let mut r = lock();
         let Some(pos) = r.rxqs.iter().position(|&x| x == rxq) else {
             pr_warn!("netmem: unregister of an unknown rxq\n");
             return;
         };
-        for &b in r.bindings.iter() {
-            // SAFETY: Bindings in the list are alive (freed only after leaving it).
-            unsafe { (*b).detach_rxq(rxq) };
-        }
         swap_remove(&mut r.rxqs, pos);
-        // SAFETY: Registered by `register_rxq` from a KBox; now out of the list.
-        drop(unsafe { KBox::from_raw(rxq) });
+    }
+    // Out of the list: no new binding can take it. Detach it from the ones that have it
+    // (their `ctl` locks are taken outside the registry mutex: a driver's restart hook,
+    // which runs under a binding's unbind, may register queues).
+    for_each_binding(0, |b| {
+        b.detach_rxq(rxq);
+        true
     });
+    // SAFETY: Registered by `register_rxq` from a KBox; now out of the list and detached
+    // from every binding.
+    drop(unsafe { KBox::from_raw(rxq) });
 }
 
-/// The device is unregistering: every binding on it releases the device now.
-pub(crate) fn netdev_unregister(dev: *mut ffi::NetDevice) {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        for &b in r.bindings.iter() {
-            // SAFETY: As in `unregister_rxq`.
-            let b = unsafe { &*b };
-            if b.netdev() == dev {
+/// Points a registered queue at a new page_pool (a driver recreated it in a reset).
+pub(crate) fn set_page_pool(rxq: &Rxq, pp: *mut core::ffi::c_void) {
+    let _r = lock();
+    rxq.set_pp(pp);
+}
+
+/// The device is unregistering (`removal`) or moving to another netns. Only bindings on
+/// it are touched; a device without any takes no netmem lock. RTNL held.
+pub(crate) fn netdev_unregister(dev: *mut ffi::NetDevice, removal: bool) {
+    for_each_binding(0, |b| {
+        if b.netdev() == dev {
+            if removal {
+                // Unmap while the device still exists.
                 b.device_gone();
+            } else {
+                // The owner's netns lost the device: unbind. The mapping stays until the
+                // driver gives its posted chunks back (the device may still DMA into them)
+                // or unregisters the queue.
+                b.unbind(false);
             }
         }
+        true
     });
 }
 
-/// Binds the dma-buf `fd` to `queues` of `netdev`. Returns the binding id.
+/// Binds the dma-buf `fd` to `queues` of `netdev`. Returns the binding id. Process
+/// context; takes RTNL (the drivers' restart hooks run under it).
 pub(crate) fn bind(
     netdev: NetDevPtr,
     queues: &[u32],
@@ -115,176 +163,202 @@ pub(crate) fn bind(
             return Err(fail(EINVAL, c"queue listed twice"));
         }
     }
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        let mut rxqs = [core::ptr::null_mut::<Rxq>(); MAX_QUEUES];
-        let of_dev = |x: &*mut Rxq| {
-            // SAFETY: Registered rxqs are alive while listed; the registry lock is held.
-            unsafe { (**x).netdev.0 == netdev.0 }
-        };
-        if !r.rxqs.iter().any(of_dev) {
+    let dmabuf = DmaBuf::get(fd).map_err(|_| fail(EBADF, c"fd is not a dma-buf"))?;
+    let _rtnl = Rtnl::lock();
+    let (b, rxqs) = {
+        let r = lock();
+        if !(0..r.rxqs.len()).any(|i| r.rxq(i).netdev == netdev) {
             return Err(fail(eopnotsupp(), c"device driver has no netmem support"));
         }
+        let mut rxqs: [Option<&Rxq>; MAX_QUEUES] = [None; MAX_QUEUES];
         for (slot, &qid) in queues.iter().enumerate() {
             if qid >= netdev.real_num_rx_queues() {
                 return Err(fail(ERANGE, c"queue id out of range for the device"));
             }
-            let found = r.rxqs.iter().copied().find(|x| {
-                // SAFETY: As above.
-                of_dev(x) && unsafe { (**x).queue_id() } == qid
-            });
-            let Some(rxq) = found else {
+            let Some(rxq) = r.find(netdev, qid) else {
                 return Err(fail(
                     eopnotsupp(),
                     c"queue not registered with netmem by its driver",
                 ));
             };
-            // SAFETY: As above.
-            if unsafe { (*rxq).is_bound() } {
+            if rxq.is_bound() {
                 return Err(fail(EEXIST, c"queue already bound to a dma-buf"));
             }
-            rxqs[slot] = rxq;
+            rxqs[slot] = Some(rxq);
         }
-        let rxqs = &rxqs[..queues.len()];
-        // SAFETY: As above; all queues of a device share its DMA device and flags.
-        let (dma_dev, flags) = unsafe { ((*rxqs[0]).dma_dev, (*rxqs[0]).flags) };
-        r.bindings
-            .reserve(1, GFP_KERNEL)
+        let mut list: KVec<&Rxq> = KVec::with_capacity(queues.len(), GFP_KERNEL)
             .map_err(|_| fail(ENOMEM, c"out of memory"))?;
-        let id = r.next_id;
+        for rxq in rxqs.iter().flatten() {
+            list.push(*rxq, GFP_KERNEL)
+                .map_err(|_| fail(ENOMEM, c"out of memory"))?;
+        }
+        let first = list[0];
+        if list
+            .iter()
+            .any(|x| x.dma_dev != first.dma_dev || x.cpu_copy() != first.cpu_copy())
+        {
+            return Err(fail(
+                EINVAL,
+                c"queues of one binding must share one DMA device and mode",
+            ));
+        }
+        let key = dmabuf.key();
+        let mut taken = false;
+        for_each_binding(0, |b| {
+            taken |= b.dmabuf_key() == key;
+            !taken
+        });
+        if taken {
+            return Err(fail(
+                EBUSY,
+                c"dma-buf already bound: one dma-buf feeds one binding",
+            ));
+        }
+        let id = ffi::binding_id_reserve().map_err(|e| fail(e, c"no binding id left"))?;
         let params = BindParams {
             id,
             owner,
             netdev,
-            rxqs,
-            dma_dev,
-            cpu_copy: flags & RXQ_F_CPU_COPY != 0,
-            fd,
+            rxqs: &list,
+            dma_dev: first.dma_dev,
+            cpu_copy: first.cpu_copy(),
+            dmabuf,
             chunk_size,
         };
-        let b = Binding::create(&params)?;
-        r.next_id = r.next_id.wrapping_add(1).max(1);
-        b.attach(rxqs);
-        let p = KBox::into_raw(b);
-        // Cannot fail: reserved above.
-        let _ = r.bindings.push(p, GFP_KERNEL);
-        Ok(id)
-    })
-}
-
-/// Finds the live binding `id` and runs `f` on it, under the registry lock.
-pub(crate) fn with_binding<R>(id: u32, f: impl FnOnce(&Binding) -> R) -> Option<R> {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        r.bindings
-            .iter()
-            .copied()
-            .find_map(|b| {
-                // SAFETY: Bindings in the list are alive.
-                let b = unsafe { &*b };
-                (b.id == id && !b.is_unbound()).then_some(b)
-            })
-            .map(f)
-    })
-}
-
-/// Runs `f` on every live binding, in id order, under the registry lock.
-pub(crate) fn for_each_binding(mut f: impl FnMut(&Binding) -> bool) {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        for &b in r.bindings.iter() {
-            // SAFETY: Bindings in the list are alive.
-            let b = unsafe { &*b };
-            if !b.is_unbound() && !f(b) {
-                break;
+        let b = match Binding::create(params) {
+            Ok(b) => b,
+            Err(f) => {
+                ffi::binding_id_erase(id);
+                return Err(f);
             }
+        };
+        ffi::binding_publish(id, Arc::into_raw(b.clone()).cast());
+        b.attach(&list);
+        let mut ptrs = [core::ptr::null_mut::<Rxq>(); MAX_QUEUES];
+        for (p, x) in ptrs.iter_mut().zip(list.iter()) {
+            *p = *x as *const Rxq as *mut Rxq;
         }
-    })
+        (b, ptrs)
+    };
+    // Restart outside the registry mutex: a driver's restart may re-register its queues.
+    for &rxq in rxqs.iter().filter(|r| !r.is_null()) {
+        // SAFETY: RTNL is held; rxqs are unregistered under RTNL or after their device was
+        // unregistered, which takes RTNL too.
+        if let Err(e) = unsafe { (*rxq).restart() } {
+            b.unbind(true);
+            return Err(fail(e, c"the driver failed to restart the queue on the dma-buf"));
+        }
+    }
+    Ok(b.id)
+}
+
+/// The binding `id`, live or draining, with a reference of our own.
+pub(crate) fn lookup(id: u32) -> Option<Arc<Binding>> {
+    let rcu = RcuReadGuard::new();
+    let p: *const Binding = ffi::binding_load(id, &rcu).cast();
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: Published pointers come from `Arc::into_raw`; the table's reference is
+    // dropped only an RCU grace period after the entry left the table, and we saw the entry
+    // inside a read-side section, so the count is nonzero now.
+    Some(unsafe { ArcBorrow::from_raw(p) }.into())
+}
+
+/// Takes the binding out of the table (its release) and hands back the table's reference,
+/// which the caller drops after an RCU grace period.
+pub(crate) fn unpublish(id: u32, b: &Binding) -> Option<Arc<Binding>> {
+    let p: *const Binding = ffi::binding_erase_if(id, (b as *const Binding).cast()).cast();
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: The entry was `Arc::into_raw` of this binding (checked by the erase); the
+    // table no longer has it, so we own that reference now.
+    Some(unsafe { Arc::from_raw(p) })
+}
+
+/// Runs `f` on every binding in the table (live and draining) from id `start` on, in id
+/// order, until it returns false. `f` may sleep: each binding is held by a reference, not
+/// by the RCU section that found it. Returns the id after the last one visited.
+pub(crate) fn for_each_binding(start: u32, mut f: impl FnMut(&Arc<Binding>) -> bool) -> u32 {
+    let mut next = start;
+    loop {
+        let b = {
+            let rcu = RcuReadGuard::new();
+            let (id, p) = ffi::binding_find(next, &rcu);
+            if p.is_null() {
+                return next;
+            }
+            next = id.wrapping_add(1);
+            // SAFETY: As in `lookup`.
+            let b: Arc<Binding> = unsafe { ArcBorrow::from_raw(p.cast::<Binding>()) }.into();
+            b
+        };
+        if !f(&b) {
+            return next;
+        }
+        if next == 0 {
+            return 0;
+        }
+    }
 }
 
 /// Unbinds `id` if `owner` holds it. ENOENT: no such live binding; EPERM: not the owner.
+/// Process context; takes RTNL.
 pub(crate) fn unbind(id: u32, owner: Option<Owner>) -> Result {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        for &b in r.bindings.iter() {
-            // SAFETY: Bindings in the list are alive.
-            let b = unsafe { &*b };
-            if b.id == id && !b.is_unbound() {
-                if owner.is_some_and(|o| o != b.owner) {
-                    return Err(EPERM);
-                }
-                b.unbind();
-                return Ok(());
-            }
-        }
+    let b = lookup(id).ok_or(ENOENT)?;
+    if b.is_unbound() {
+        return Err(ENOENT);
+    }
+    if owner.is_some_and(|o| o != b.owner) {
+        return Err(EPERM);
+    }
+    let _rtnl = Rtnl::lock();
+    if b.unbind(true) {
+        Ok(())
+    } else {
         Err(ENOENT)
-    })
+    }
 }
 
-/// A netlink socket closed: unbind everything it owned.
+/// A netlink socket that bound something closed: unbind everything it owned.
 pub(crate) fn owner_gone(owner: Owner) {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        for &b in r.bindings.iter() {
-            // SAFETY: Bindings in the list are alive.
-            let b = unsafe { &*b };
-            if b.owner == owner && !b.is_unbound() {
-                b.unbind();
-            }
+    let _rtnl = Rtnl::lock();
+    for_each_binding(0, |b| {
+        if b.owner == owner {
+            b.unbind(true);
         }
-    })
-}
-
-/// Drops a released binding from the list (its release work).
-pub(crate) fn forget_binding(lock: &RegistryLock, b: *mut Binding) {
-    with(lock, |r| {
-        if let Some(pos) = r.bindings.iter().position(|&x| x == b) {
-            swap_remove(&mut r.bindings, pos);
-        }
-    })
-}
-
-/// Module exit: unbind every binding, free the ones whose release is not queued, and
-/// free stray rxqs. Notifiers and netlink are already gone; so are all drivers.
-pub(crate) fn shutdown() {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        for &b in r.bindings.iter() {
-            // SAFETY: Bindings in the list are alive.
-            let b = unsafe { &*b };
-            if !b.is_unbound() {
-                b.unbind();
-            }
-        }
-        let mut i = 0;
-        while i < r.bindings.len() {
-            let b = r.bindings[i];
-            // SAFETY: As above.
-            if unsafe { (*b).release_pending() } {
-                // Its work is queued; it removes itself once we drop the lock.
-                i += 1;
-                continue;
-            }
-            swap_remove(&mut r.bindings, i);
-            // SAFETY: Out of the list and its release work never queued.
-            unsafe { crate::devmem::binding::destroy(b) };
-        }
-        while let Some(&rxq) = r.rxqs.last() {
-            pr_warn!("netmem: an rxq was still registered at unload\n");
-            let last = r.rxqs.len() - 1;
-            swap_remove(&mut r.rxqs, last);
-            // SAFETY: Registered from a KBox; the list no longer has it.
-            drop(unsafe { KBox::from_raw(rxq) });
-        }
+        true
     });
 }
 
-/// Module exit, last step (queued releases ran): the lists live in a static, so give their
-/// memory back before the module goes.
-pub(crate) fn free_lists() {
-    let lock = RegistryLock::lock();
-    with(&lock, |r| {
-        r.rxqs = KVec::new();
-        r.bindings = KVec::new();
+/// Module exit: unbind every binding; the caller then runs queued releases
+/// ([`shutdown_finish`]). Netlink and the notifiers are gone, and so are all drivers.
+pub(crate) fn shutdown_start() {
+    for_each_binding(0, |b| {
+        b.unbind(false);
+        true
     });
+}
+
+/// Module exit, after queued releases ran: free what is left, whatever its chunks say (no
+/// driver is left to return them: drivers hold a reference on netmem.ko), and stray rxqs.
+pub(crate) fn shutdown_finish() {
+    for_each_binding(0, |b| {
+        if let Some(table_ref) = unpublish(b.id, b) {
+            ffi::synchronize_rcu();
+            drop(table_ref);
+        }
+        true
+    });
+    let mut r = lock();
+    while let Some(&rxq) = r.rxqs.last() {
+        pr_warn!("netmem: an rxq was still registered at unload\n");
+        let last = r.rxqs.len() - 1;
+        swap_remove(&mut r.rxqs, last);
+        // SAFETY: Registered from a KBox; the list no longer has it.
+        drop(unsafe { KBox::from_raw(rxq) });
+    }
+    // The list lives in a static: give its memory back before the module goes.
+    r.rxqs = KVec::new();
 }

@@ -4,41 +4,60 @@
 
 use crate::devmem::binding::BoundQueue;
 use crate::ffi::{Device, NetDevPtr};
-use core::ffi::c_void;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::ffi::{c_int, c_void};
+use core::mem::offset_of;
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use kernel::prelude::*;
+
+/// `struct nmx_rxq_ops`.
+#[repr(C)]
+pub(crate) struct RxqOps {
+    restart: Option<unsafe extern "C" fn(rxq: *mut Rxq, priv_: *mut c_void) -> c_int>,
+}
 
 /// A registered RX queue. Starts with the fields of C's `struct nmx_rxq` (`pp`, `devmem`),
 /// which the inline call-site helpers read; the rest is private.
 #[repr(C)]
 pub(crate) struct Rxq {
     /// `struct nmx_rxq.pp`: the queue's page_pool.
-    pp: *mut c_void,
+    pp: AtomicPtr<c_void>,
     /// `struct nmx_rxq.devmem`: the bound queue while a dma-buf feeds this queue.
     devmem: AtomicPtr<BoundQueue>,
     pub(crate) netdev: NetDevPtr,
     queue: u32,
     pub(crate) dma_dev: *mut Device,
-    pub(crate) flags: u32,
+    ops: *const RxqOps,
+    priv_: *mut c_void,
+    /// Test devices only (`nmx_testing_rxq_cpu_copy`): the "device" is the CPU.
+    cpu_copy: AtomicBool,
 }
 
-/// `NMX_RXQ_F_CPU_COPY`: the "device" is the CPU (test NIC), writes go through a vmap.
-pub(crate) const RXQ_F_CPU_COPY: u32 = 1;
+// `struct nmx_rxq`: the same literals as the `static_assert`s in `<nmx/types.h>`.
+const _: () = assert!(offset_of!(Rxq, pp) == 0);
+const _: () = assert!(offset_of!(Rxq, devmem) == 8);
 
 impl Rxq {
-    pub(crate) fn new(
+    /// # Safety
+    ///
+    /// `ops` must be null or point to a `struct nmx_rxq_ops` that, like `priv_`, outlives
+    /// the registration; its `restart` must follow `<nmx/types.h>`'s contract.
+    pub(crate) unsafe fn new(
         netdev: NetDevPtr,
         queue: u32,
         pp: *mut c_void,
         dma_dev: *mut Device,
-        flags: u32,
+        ops: *const RxqOps,
+        priv_: *mut c_void,
     ) -> Self {
         Rxq {
-            pp,
+            pp: AtomicPtr::new(pp),
             devmem: AtomicPtr::new(core::ptr::null_mut()),
             netdev,
             queue,
             dma_dev,
-            flags,
+            ops,
+            priv_,
+            cpu_copy: AtomicBool::new(false),
         }
     }
 
@@ -50,7 +69,30 @@ impl Rxq {
         !self.devmem.load(Ordering::Relaxed).is_null()
     }
 
-    /// Publishes the bound queue: the next `nmx_alloc()` in NAPI allocates devmem.
+    /// The bound queue, as the data path sees it.
+    pub(crate) fn devmem(&self) -> *mut BoundQueue {
+        self.devmem.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn cpu_copy(&self) -> bool {
+        self.cpu_copy.load(Ordering::Relaxed)
+    }
+
+    /// Test devices: the CPU plays the device. Refused once the queue is bound.
+    pub(crate) fn set_cpu_copy(&self) -> Result {
+        if self.is_bound() {
+            return Err(EBUSY);
+        }
+        self.cpu_copy.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A driver recreated the queue's page_pool.
+    pub(crate) fn set_pp(&self, pp: *mut c_void) {
+        self.pp.store(pp, Ordering::Release);
+    }
+
+    /// Publishes the bound queue: the next `nmx_alloc()` allocates devmem.
     pub(crate) fn bind(&self, q: *mut BoundQueue) {
         // Release: NAPI readers see the queue fully initialised.
         self.devmem.store(q, Ordering::Release);
@@ -58,6 +100,21 @@ impl Rxq {
 
     /// Back to pages; the caller waits an RCU grace period before reusing the queue's cache.
     pub(crate) fn unbind(&self) {
-        self.devmem.store(core::ptr::null_mut(), Ordering::Relaxed);
+        self.devmem.store(core::ptr::null_mut(), Ordering::Release);
+    }
+
+    /// Runs the driver's restart hook, if it has one. RTNL held by the caller.
+    pub(crate) fn restart(&self) -> Result {
+        if self.ops.is_null() {
+            return Ok(());
+        }
+        // SAFETY: Non-null `ops` outlive the registration (`new`'s safety requirement).
+        let Some(f) = (unsafe { (*self.ops).restart }) else {
+            return Ok(());
+        };
+        let me = self as *const Rxq as *mut Rxq;
+        // SAFETY: The driver's hook, called as `<nmx/types.h>` documents: process context,
+        // RTNL held (our caller's contract), with the queue and the driver's `priv`.
+        kernel::error::to_result(unsafe { f(me, self.priv_) })
     }
 }

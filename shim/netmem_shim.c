@@ -21,12 +21,14 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 #include <net/genetlink.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
 #include <net/sock.h>
 
 #include <nmx/helpers.h>
+#include <nmx/testing.h>
 #include "netmem_shim.h"
 #include "gen/bind-dmabuf-nl.h"
 
@@ -42,17 +44,21 @@ EXPORT_SYMBOL_GPL(nmx_devmem_live);
 #define NMX_EXPORT_RUST(sym) EXPORT_SYMBOL_GPL(sym)
 NMX_EXPORT_RUST(nmx_rxq_register);
 NMX_EXPORT_RUST(nmx_rxq_unregister);
+NMX_EXPORT_RUST(nmx_rxq_set_page_pool);
 NMX_EXPORT_RUST(nmx_devmem_alloc);
 NMX_EXPORT_RUST(nmx_devmem_recycle_direct);
 NMX_EXPORT_RUST(nmx_devmem_put);
 NMX_EXPORT_RUST(nmx_devmem_rx_complete);
-NMX_EXPORT_RUST(nmx_devmem_cpu_write);
 NMX_EXPORT_RUST(nmx_devmem_chunk_size);
 NMX_EXPORT_RUST(nmx_bind_dmabuf);
 NMX_EXPORT_RUST(nmx_unbind);
 NMX_EXPORT_RUST(nmx_binding_info);
 NMX_EXPORT_RUST(nmx_binding_read);
 NMX_EXPORT_RUST(nmx_binding_release);
+/* Test devices only: a hardware driver has to import NMX_TESTING to reach these. */
+EXPORT_SYMBOL_NS_GPL(nmx_testing_rxq_cpu_copy, NMX_TESTING);
+EXPORT_SYMBOL_NS_GPL(nmx_testing_cpu_write, NMX_TESTING);
+EXPORT_SYMBOL_NS_GPL(nmx_testing_audit, NMX_TESTING);
 
 void nmx_shim_devmem_live_inc(void)
 {
@@ -64,7 +70,7 @@ void nmx_shim_devmem_live_dec(void)
 	static_branch_dec(&nmx_devmem_live);
 }
 
-/* Global registry lock (rxqs and bindings); process context only. */
+/* Registry lock (queue registrations); process context only. */
 static DEFINE_MUTEX(nmx_registry_mutex);
 
 void nmx_shim_registry_lock(void)
@@ -77,29 +83,14 @@ void nmx_shim_registry_unlock(void)
 	mutex_unlock(&nmx_registry_mutex);
 }
 
-/* BH-safe spinlocks for state shared by NAPI and process context. */
-spinlock_t *nmx_shim_spinlock_new(void)
+void nmx_shim_rcu_read_lock(void)
 {
-	spinlock_t *lock = kmalloc(sizeof(*lock), GFP_KERNEL);
-
-	if (lock)
-		spin_lock_init(lock);
-	return lock;
+	rcu_read_lock();
 }
 
-void nmx_shim_spinlock_free(spinlock_t *lock)
+void nmx_shim_rcu_read_unlock(void)
 {
-	kfree(lock);
-}
-
-void nmx_shim_spin_lock_bh(spinlock_t *lock)
-{
-	spin_lock_bh(lock);
-}
-
-void nmx_shim_spin_unlock_bh(spinlock_t *lock)
-{
-	spin_unlock_bh(lock);
+	rcu_read_unlock();
 }
 
 void nmx_shim_local_bh_disable(void)
@@ -110,6 +101,53 @@ void nmx_shim_local_bh_disable(void)
 void nmx_shim_local_bh_enable(void)
 {
 	local_bh_enable();
+}
+
+/*
+ * Binding table: ids allocated cyclically, unique while in the table, looked
+ * up and walked under RCU. The entries are Rust Arc pointers; Rust owns them.
+ */
+static DEFINE_XARRAY_ALLOC1(nmx_bindings);
+static u32 nmx_binding_next;
+
+int nmx_shim_binding_reserve(u32 *id)
+{
+	int err;
+
+	/* A NULL entry reserves the id: loads see nothing until it is published. */
+	err = xa_alloc_cyclic(&nmx_bindings, id, NULL, XA_LIMIT(1, INT_MAX),
+			      &nmx_binding_next, GFP_KERNEL);
+	return err < 0 ? err : 0;
+}
+
+void nmx_shim_binding_publish(u32 id, const void *b)
+{
+	/* The slot is reserved: nothing to allocate, so this cannot fail. */
+	WARN_ON(xa_is_err(xa_store(&nmx_bindings, id, (void *)b, GFP_KERNEL)));
+}
+
+const void *nmx_shim_binding_erase_if(u32 id, const void *b)
+{
+	if (!b) {
+		xa_erase(&nmx_bindings, id);
+		return NULL;
+	}
+	return xa_cmpxchg(&nmx_bindings, id, (void *)b, NULL, GFP_KERNEL) == b ? b : NULL;
+}
+
+const void *nmx_shim_binding_load(u32 id)
+{
+	return xa_load(&nmx_bindings, id);
+}
+
+const void *nmx_shim_binding_find(u32 *id)
+{
+	unsigned long index = *id;
+	void *entry;
+
+	entry = xa_find(&nmx_bindings, &index, INT_MAX, XA_PRESENT);
+	*id = index;
+	return entry;
 }
 
 /* dma-buf and its DMA mapping. */
@@ -166,42 +204,12 @@ void nmx_shim_dmabuf_vunmap(struct dma_buf *buf, void *vaddr)
 	dma_buf_vunmap_unlocked(buf, &map);
 }
 
-/* Deferred work: teardown that sleeps runs on netmem's own workqueue. */
+/* netmem's workqueue: binding releases reported on the data path run here. */
 static struct workqueue_struct *nmx_wq;
 
-struct nmx_shim_work {
-	struct work_struct work;
-	void (*fn)(void *arg);
-	void *arg;
-};
-
-static void nmx_shim_work_fn(struct work_struct *work)
+struct workqueue_struct *nmx_shim_wq(void)
 {
-	struct nmx_shim_work *w = container_of(work, struct nmx_shim_work, work);
-
-	w->fn(w->arg);
-}
-
-struct nmx_shim_work *nmx_shim_work_new(void (*fn)(void *arg), void *arg)
-{
-	struct nmx_shim_work *w = kzalloc(sizeof(*w), GFP_KERNEL);
-
-	if (!w)
-		return NULL;
-	INIT_WORK(&w->work, nmx_shim_work_fn);
-	w->fn = fn;
-	w->arg = arg;
-	return w;
-}
-
-void nmx_shim_work_queue(struct nmx_shim_work *w)
-{
-	queue_work(nmx_wq, &w->work);
-}
-
-void nmx_shim_work_free(struct nmx_shim_work *w)
-{
-	kfree(w);
+	return nmx_wq;
 }
 
 /* net_device fields and refs. */
@@ -230,11 +238,16 @@ struct net *nmx_shim_netdev_net(const struct net_device *dev)
 	return dev_net(dev);
 }
 
-/* Notifiers: a device going away, a netlink socket closing. */
+/*
+ * A device leaves its netns: for good (unregistration: reg_state is already
+ * NETREG_UNREGISTERING), or to move to another one (still NETREG_REGISTERED).
+ */
 static int nmx_shim_netdev_event(struct notifier_block *nb, unsigned long event, void *ptr)
 {
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
 	if (event == NETDEV_UNREGISTER)
-		nmx_rs_netdev_unregister(netdev_notifier_info_to_dev(ptr));
+		nmx_rs_netdev_unregister(dev, dev->reg_state == NETREG_UNREGISTERING);
 	return NOTIFY_DONE;
 }
 
@@ -242,22 +255,45 @@ static struct notifier_block nmx_shim_netdev_nb = {
 	.notifier_call = nmx_shim_netdev_event,
 };
 
-static int nmx_shim_netlink_event(struct notifier_block *nb, unsigned long event, void *ptr)
+/*
+ * Per-socket state of the bind-dmabuf family: a binding belongs to the socket
+ * that made it (its sock-priv, see the spec), and genetlink calls our destroy
+ * hook when that socket closes. genl_sk_priv_get() is not exported in 6.12, so
+ * this does its job on our own family's table, the way genetlink expects: a
+ * kzalloc'ed object of sock_priv_size, stored by socket, freed by genetlink.
+ */
+void *nmx_shim_sock_priv(struct sk_buff *skb, bool create)
 {
-	struct netlink_notify *n = ptr;
+	struct genl_family *family = &bind_dmabuf_nl_family;
+	unsigned long key = (unsigned long)NETLINK_CB(skb).sk;
+	void *priv, *old;
 
-	if (event == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC)
-		nmx_rs_netlink_release(n->net, n->portid);
-	return NOTIFY_DONE;
+	priv = xa_load(family->sock_privs, key);
+	if (priv || !create)
+		return priv;
+	priv = kzalloc(family->sock_priv_size, GFP_KERNEL);
+	if (!priv)
+		return ERR_PTR(-ENOMEM);
+	family->sock_priv_init(priv);
+	old = xa_cmpxchg(family->sock_privs, key, NULL, priv, GFP_KERNEL);
+	if (old) {
+		family->sock_priv_destroy(priv);
+		kfree(priv);
+		return xa_is_err(old) ? ERR_PTR(xa_err(old)) : old;
+	}
+	return priv;
 }
-
-static struct notifier_block nmx_shim_netlink_nb = {
-	.notifier_call = nmx_shim_netlink_event,
-};
 
 int nmx_shim_init(void)
 {
 	int err;
+
+	/* The signature drivers compare with is the one the Rust pool writes. */
+	if (nmx_rs_devmem_magic() != NMX_DEVMEM_MAGIC) {
+		pr_err("netmem: NMX_DEVMEM_MAGIC %#lx differs from the pool's %#llx\n",
+		       NMX_DEVMEM_MAGIC, nmx_rs_devmem_magic());
+		return -EINVAL;
+	}
 
 	nmx_wq = alloc_workqueue("nmx", WQ_UNBOUND, 0);
 	if (!nmx_wq)
@@ -265,16 +301,11 @@ int nmx_shim_init(void)
 	err = register_netdevice_notifier(&nmx_shim_netdev_nb);
 	if (err)
 		goto err_wq;
-	err = netlink_register_notifier(&nmx_shim_netlink_nb);
-	if (err)
-		goto err_netdev;
 	err = genl_register_family(&bind_dmabuf_nl_family);
 	if (err)
-		goto err_netlink;
+		goto err_netdev;
 	return 0;
 
-err_netlink:
-	netlink_unregister_notifier(&nmx_shim_netlink_nb);
 err_netdev:
 	unregister_netdevice_notifier(&nmx_shim_netdev_nb);
 err_wq:
@@ -286,7 +317,6 @@ err_wq:
 void nmx_shim_exit_sources(void)
 {
 	genl_unregister_family(&bind_dmabuf_nl_family);
-	netlink_unregister_notifier(&nmx_shim_netlink_nb);
 	unregister_netdevice_notifier(&nmx_shim_netdev_nb);
 }
 
@@ -297,11 +327,6 @@ void nmx_shim_exit_wq(void)
 }
 
 /* Generic netlink requests and replies. */
-const struct nlattr *nmx_shim_info_attr(const struct genl_info *info, u32 type)
-{
-	return info->attrs[type];
-}
-
 bool nmx_shim_req_attr_missing(struct genl_info *info, u32 type)
 {
 	return GENL_REQ_ATTR_CHECK(info, type);
@@ -349,11 +374,6 @@ int nmx_shim_parse_queue(const struct nlattr *nest, struct genl_info *info,
 	*id = nla_get_u32(tb[BIND_DMABUF_A_QUEUE_ID]);
 	*type = nla_get_u32(tb[BIND_DMABUF_A_QUEUE_TYPE]);
 	return 0;
-}
-
-u32 nmx_shim_info_portid(const struct genl_info *info)
-{
-	return info->snd_portid;
 }
 
 struct net *nmx_shim_info_net(const struct genl_info *info)

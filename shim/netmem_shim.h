@@ -19,11 +19,11 @@ struct netlink_ext_ack;
 struct nlattr;
 struct sg_table;
 struct sk_buff;
-struct nmx_shim_work;
+struct workqueue_struct;
 
 /* Implemented in Rust. */
-void nmx_rs_netdev_unregister(struct net_device *dev);
-void nmx_rs_netlink_release(struct net *net, u32 portid);
+void nmx_rs_netdev_unregister(struct net_device *dev, bool removal);
+u64 nmx_rs_devmem_magic(void);
 
 int nmx_shim_init(void);
 void nmx_shim_exit_sources(void);
@@ -33,13 +33,18 @@ void nmx_shim_devmem_live_inc(void);
 void nmx_shim_devmem_live_dec(void);
 void nmx_shim_registry_lock(void);
 void nmx_shim_registry_unlock(void);
-/* BH-safe spinlocks for the Rust side (heap allocated: they never move). */
-spinlock_t *nmx_shim_spinlock_new(void);
-void nmx_shim_spinlock_free(spinlock_t *lock);
-void nmx_shim_spin_lock_bh(spinlock_t *lock);
-void nmx_shim_spin_unlock_bh(spinlock_t *lock);
+void nmx_shim_rcu_read_lock(void);
+void nmx_shim_rcu_read_unlock(void);
 void nmx_shim_local_bh_disable(void);
 void nmx_shim_local_bh_enable(void);
+
+int nmx_shim_binding_reserve(u32 *id);
+void nmx_shim_binding_publish(u32 id, const void *b);
+const void *nmx_shim_binding_erase_if(u32 id, const void *b);
+const void *nmx_shim_binding_load(u32 id);
+const void *nmx_shim_binding_find(u32 *id);
+struct workqueue_struct *nmx_shim_wq(void);
+void *nmx_shim_sock_priv(struct sk_buff *skb, bool create);
 
 u64 nmx_shim_dmabuf_size(const struct dma_buf *buf);
 bool nmx_shim_dev_has_dma_mask(const struct device *dev);
@@ -48,9 +53,6 @@ u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, u64 *dma, u64 *len, u32 max)
 void *nmx_shim_dmabuf_vmap(struct dma_buf *buf);
 void nmx_shim_dmabuf_vunmap(struct dma_buf *buf, void *vaddr);
 
-struct nmx_shim_work *nmx_shim_work_new(void (*fn)(void *arg), void *arg);
-void nmx_shim_work_queue(struct nmx_shim_work *w);
-void nmx_shim_work_free(struct nmx_shim_work *w);
 
 struct net_device *nmx_shim_dev_get_by_index(struct net *net, u32 ifindex);
 void nmx_shim_dev_put(struct net_device *dev);
@@ -58,14 +60,12 @@ u32 nmx_shim_netdev_ifindex(const struct net_device *dev);
 u32 nmx_shim_netdev_real_num_rx_queues(const struct net_device *dev);
 struct net *nmx_shim_netdev_net(const struct net_device *dev);
 
-const struct nlattr *nmx_shim_info_attr(const struct genl_info *info, u32 type);
 bool nmx_shim_req_attr_missing(struct genl_info *info, u32 type);
 u32 nmx_shim_nla_u32(const struct nlattr *nla);
 const struct nlattr *nmx_shim_info_next(const struct genl_info *info, u32 type,
 					const struct nlattr *prev);
 int nmx_shim_parse_queue(const struct nlattr *nest, struct genl_info *info,
 			 u32 *id, u32 *type);
-u32 nmx_shim_info_portid(const struct genl_info *info);
 struct net *nmx_shim_info_net(const struct genl_info *info);
 struct netlink_ext_ack *nmx_shim_info_extack(const struct genl_info *info);
 void nmx_shim_extack_msg(struct netlink_ext_ack *extack, const char *msg,

@@ -9,6 +9,7 @@
 #include "bind-dmabuf-nl.h"
 
 #include <uapi/linux/bind-dmabuf.h>
+#include <nmx/sock_priv.h>
 
 /* Integer value ranges */
 static const struct netlink_range_validation bind_dmabuf_a_binding_fd_range = {
@@ -100,6 +101,16 @@ static const struct genl_split_ops bind_dmabuf_nl_ops[] = {
 	},
 };
 
+static void __bind_dmabuf_nl_sock_priv_init(void *priv)
+{
+	bind_dmabuf_nl_sock_priv_init(priv);
+}
+
+static void __bind_dmabuf_nl_sock_priv_destroy(void *priv)
+{
+	bind_dmabuf_nl_sock_priv_destroy(priv);
+}
+
 struct genl_family bind_dmabuf_nl_family __ro_after_init = {
 	.name		= BIND_DMABUF_FAMILY_NAME,
 	.version	= BIND_DMABUF_FAMILY_VERSION,
@@ -108,4 +119,7 @@ struct genl_family bind_dmabuf_nl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.split_ops	= bind_dmabuf_nl_ops,
 	.n_split_ops	= ARRAY_SIZE(bind_dmabuf_nl_ops),
+	.sock_priv_size	= sizeof(struct nmx_sock_priv),
+	.sock_priv_init	= __bind_dmabuf_nl_sock_priv_init,
+	.sock_priv_destroy = __bind_dmabuf_nl_sock_priv_destroy,
 };

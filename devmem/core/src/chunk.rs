@@ -6,17 +6,15 @@
 //! `pp_magic`, so code that peeks at a netmem's magic finds [`DEVMEM_MAGIC`] and never
 //! mistakes a chunk for a page_pool page.
 //!
-//! netmem's inline call-site helpers (`<nmx/helpers.h>`) also run the two NAPI-local moves
-//! in C: `Free -> Posted` (setting `queue`) when popping a chunk from its queue cache, and
-//! `Posted -> Free` when pushing it back, exactly like [`Chunk::alloc_owned`] and
-//! [`Chunk::free_owned`]: a plain load and store. Hence the layout and the numeric values of
-//! [`ChunkState::Free`] and [`ChunkState::Posted`] are part of the C contract, checked here
-//! and by `static_assert`s in `<nmx/types.h>`.
+//! Every state transition is made here, in Rust: the C call-site helpers call netmem.ko for
+//! anything that touches a chunk, so these methods are the single definition of the state
+//! machine, and the one the host tests and loom models test.
 //!
-//! State changes on paths where exactly one party owns the chunk (NAPI fast paths, the
-//! driver completing its own buffer) use a relaxed load and store: plain moves. Changes that
-//! can race with another party (userspace releasing a token, unbind reclaiming, a remote
-//! `put`) use compare-exchange so a double release or a lost race is detected atomically.
+//! `Free -> Posted` is made by the allocating queue, which owns the free chunk (a relaxed
+//! load and store). Every move of a chunk the driver hands back (`Posted -> Free`,
+//! `Posted -> Completed`), and every move that can race another party (userspace releasing
+//! a token, unbind reclaiming), is a compare-exchange, so a buggy driver's double return or
+//! a lost race is detected atomically instead of putting one chunk in two places.
 
 // Also enforced when the kernel module includes this file on its own.
 #![forbid(unsafe_code)]
@@ -186,6 +184,16 @@ impl Chunk {
         self.move_owned(ChunkState::Posted, ChunkState::Completed)
     }
 
+    /// Posted -> Completed from any context; a completion racing a return is caught.
+    pub(crate) fn complete_shared(&self) -> Result<(), ChunkState> {
+        self.move_shared(ChunkState::Posted, ChunkState::Completed)
+    }
+
+    /// User -> Completed: a delivery that did not reach the user is taken back.
+    pub(crate) fn undeliver(&self) -> Result<(), ChunkState> {
+        self.move_shared(ChunkState::User, ChunkState::Completed)
+    }
+
     /// Completed -> User when userspace reads the record; races with unbind.
     pub(crate) fn deliver(&self) -> Result<(), ChunkState> {
         self.move_shared(ChunkState::Completed, ChunkState::User)
@@ -201,9 +209,16 @@ impl Chunk {
         self.move_shared(ChunkState::Completed, ChunkState::Free)
     }
 
-    /// Completed or User -> Free after unbind; true if this caller made the move.
-    pub(crate) fn reclaim(&self) -> bool {
-        self.drop_completed().is_ok() || self.release().is_ok()
+    /// Completed or User -> Free after unbind; the state it left if this caller made the
+    /// move.
+    pub(crate) fn reclaim(&self) -> Option<ChunkState> {
+        if self.drop_completed().is_ok() {
+            Some(ChunkState::Completed)
+        } else if self.release().is_ok() {
+            Some(ChunkState::User)
+        } else {
+            None
+        }
     }
 }
 
@@ -279,11 +294,11 @@ mod tests {
         assert_eq!(c.deliver(), Err(ChunkState::User));
         c.release().unwrap();
         assert_eq!(c.release(), Err(ChunkState::Free));
-        assert!(!c.reclaim());
+        assert_eq!(c.reclaim(), None);
         c.alloc_owned(0).unwrap();
-        assert!(!c.reclaim());
+        assert_eq!(c.reclaim(), None);
         c.complete_owned().unwrap();
-        assert!(c.reclaim());
+        assert_eq!(c.reclaim(), Some(ChunkState::Completed));
         assert_eq!(c.state(), ChunkState::Free);
     }
 }

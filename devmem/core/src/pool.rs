@@ -275,6 +275,13 @@ pub enum AuditError {
     },
     /// The completion ring does not match the completed chunks.
     Completions,
+    /// The live per-state counters disagree with the walk.
+    Counters {
+        /// From the transition counters.
+        live: Counts,
+        /// From the walk and the chunk states.
+        walk: Counts,
+    },
 }
 
 /// Relaxed load + store: the counter has a single writer, so this is a plain increment that
@@ -299,6 +306,8 @@ struct QueueCounters {
     recycle_cached: AtomicU64,
     recycle_ring: AtomicU64,
     empty: AtomicU64,
+    /// Posted -> Free by `recycle_direct` (into the cache or not).
+    returned: AtomicU64,
 }
 
 /// State of one queue slot visible to every context.
@@ -322,6 +331,10 @@ struct RecordSlot {
 }
 
 /// Shared slow-path counters (atomic read-modify-write is fine there).
+///
+/// Together with the per-queue allocation and return counters they count every state
+/// transition once, so the chunks per state follow from them ([`Pool::counts`]) without a
+/// scan. [`Pool::audit`] checks them against an independent walk.
 #[derive(Default)]
 struct SharedStats {
     ring_full: AtomicU64,
@@ -329,6 +342,23 @@ struct SharedStats {
     bad_release: AtomicU64,
     reclaimed: AtomicU64,
     dropped_records: AtomicU64,
+    /// Posted -> Free by `put`.
+    put: AtomicU64,
+    /// Posted -> Completed.
+    completed: AtomicU64,
+    /// Completed -> User (`read_records`).
+    delivered: AtomicU64,
+    /// User -> Completed (`unread`: the reply carrying the record was not sent).
+    undelivered: AtomicU64,
+    /// Completed -> Free (record dropped, or reclaimed by unbind).
+    dropped_completed: AtomicU64,
+    /// User -> Free (token released, or reclaimed by unbind).
+    released: AtomicU64,
+}
+
+#[inline]
+fn count(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
 }
 
 /// NAPI-local chunk cache of one queue slot: a LIFO of free chunk indices.
@@ -649,6 +679,9 @@ impl Pool {
                     }
                 });
             }
+            if cache.is_empty() {
+                add(&q.counters.recycle_ring, self.steal(cache));
+            }
             while let Some(idx) = cache.pop() {
                 if self.take(idx, cache.slot) {
                     bump(&q.counters.alloc_slow);
@@ -661,19 +694,53 @@ impl Pool {
         None
     }
 
+    /// Own ring and free list are dry: take a batch from the other queues' return rings, so
+    /// that free chunks returned towards an idle queue are not stranded there while this one
+    /// drops frames. The rings are multi-consumer; what is taken is Free and ours from then.
+    #[cold]
+    #[inline(never)]
+    fn steal(&self, cache: &mut QueueCache) -> u64 {
+        let mut got = 0;
+        for (slot, q) in self.queues.iter().enumerate() {
+            if slot == usize::from(cache.slot) {
+                continue;
+            }
+            let Some(ring) = q.ring.as_ref() else {
+                continue;
+            };
+            while cache.len() < REFILL_BATCH {
+                match ring.pop() {
+                    Some(i) => {
+                        let _ = cache.push(i);
+                        got += 1;
+                    }
+                    None => break,
+                }
+            }
+            if cache.len() >= REFILL_BATCH {
+                break;
+            }
+        }
+        got
+    }
+
     /// Returns a posted chunk from the cache's own NAPI context: Posted -> Free.
     ///
-    /// Fast path: into the cache, relaxed loads and stores only. A full cache spills a batch
-    /// to the free list; a detached queue or unbound pool sends the chunk to the free list.
-    /// Double-free detection here is best effort (a single owner is assumed); `put` and
-    /// `release` detect it atomically.
+    /// Fast path: into the cache; the only atomic read-modify-write is the Posted -> Free
+    /// compare-exchange, which makes a driver's double return racing a remote `put` of the
+    /// same chunk fail here instead of putting one chunk in two places. A full cache spills a
+    /// batch to the free list; a detached queue or unbound pool sends the chunk to the free
+    /// list.
     #[inline]
     pub fn recycle_direct(&self, cache: &mut QueueCache, idx: u32) -> Result<Return, StateError> {
         let Some(c) = self.chunk(idx) else {
             return Err(self.bad_put(StateError::OutOfRange));
         };
-        if let Err(found) = c.free_owned() {
+        if let Err(found) = c.free_shared() {
             return Err(self.bad_put(StateError::WrongState(found)));
+        }
+        if let Some(q) = self.queues.get(usize::from(cache.slot)) {
+            bump(&q.counters.returned);
         }
         if let Some(q) = self.queues.get(usize::from(cache.slot)) {
             if !q.detached.load(Ordering::Relaxed)
@@ -735,6 +802,7 @@ impl Pool {
         if let Err(found) = c.free_shared() {
             return Err(self.bad_put(StateError::WrongState(found)));
         }
+        count(&self.stats.put, 1);
         Ok(self.return_remote(idx, c.queue()))
     }
 
@@ -778,19 +846,26 @@ impl Pool {
 
     /// Pushes Free chunks onto the free list; true if this call reports `drained`.
     ///
-    /// "Unbound and every chunk home" is decided under the lock, and unbind sets `unbound`
-    /// before its own final call here, so the last chunk home and unbind cannot both miss it;
-    /// the swap makes the report unique.
+    /// "Unbound and every chunk home" is decided, and reported, under the lock: unbind sets
+    /// `unbound` before its own final call here, so the last chunk home and unbind cannot
+    /// both miss it, and only one caller can see the report. Nothing of the pool is touched
+    /// by this call after the unlock: the reporter owns what follows (the kernel frees the
+    /// pool after an RCU grace period, which covers every returner still inside pool code).
     fn free_extend(&self, idxs: &[u32]) -> bool {
-        let home = self.free.with(|fl| {
+        self.free.with(|fl| {
             for &i in idxs {
                 // Each index is in one place only and the list can hold them all.
                 let pushed = fl.push(i).is_ok();
                 debug_assert!(pushed, "free list overflow");
             }
-            self.unbound.load(Ordering::Relaxed) && fl.len() == self.total as usize
-        });
-        home && !self.drained_reported.swap(true, Ordering::AcqRel)
+            let home = self.unbound.load(Ordering::Relaxed) && fl.len() == self.total as usize;
+            if home && !self.drained_reported.load(Ordering::Relaxed) {
+                self.drained_reported.store(true, Ordering::Release);
+                true
+            } else {
+                false
+            }
+        })
     }
 
     /// Moves everything in `ring` to the free list; (moved, drained).
@@ -842,9 +917,10 @@ impl Pool {
         if self.unbound.load(Ordering::Acquire) {
             return self.put(idx);
         }
-        if let Err(found) = c.complete_owned() {
+        if let Err(found) = c.complete_shared() {
             return Err(self.bad_put(StateError::WrongState(found)));
         }
+        count(&self.stats.completed, 1);
         if let Some(r) = self.records.get(idx as usize) {
             r.offset.store(offset, Ordering::Relaxed);
             r.len.store(len, Ordering::Relaxed);
@@ -857,7 +933,8 @@ impl Pool {
         // skipped by readers).
         fence(Ordering::SeqCst);
         if self.unbound.load(Ordering::Relaxed) && c.drop_completed().is_ok() {
-            self.stats.reclaimed.fetch_add(1, Ordering::Relaxed);
+            count(&self.stats.reclaimed, 1);
+            count(&self.stats.dropped_completed, 1);
             return Ok(self.free_one(idx));
         }
         Ok(Return::new(Dest::Completions))
@@ -868,6 +945,7 @@ impl Pool {
     fn drop_record(&self, idx: u32, c: &Chunk) -> Return {
         self.stats.dropped_records.fetch_add(1, Ordering::Relaxed);
         if c.drop_completed().is_ok() {
+            count(&self.stats.dropped_completed, 1);
             self.return_remote(idx, c.queue())
         } else {
             // Unbind took it back already.
@@ -895,6 +973,7 @@ impl Pool {
                 };
                 // An entry whose chunk unbind took back is stale: skip it.
                 if self.chunk(idx).is_some_and(|c| c.deliver().is_ok()) {
+                    count(&self.stats.delivered, 1);
                     buf[n] = idx;
                     n += 1;
                 }
@@ -914,7 +993,8 @@ impl Pool {
                         m += 1;
                     }
                 }
-                self.stats.reclaimed.fetch_add(m as u64, Ordering::Relaxed);
+                count(&self.stats.reclaimed, m as u64);
+                count(&self.stats.released, m as u64);
                 out.drained |= self.free_extend(&back[..m]);
                 break;
             }
@@ -961,7 +1041,37 @@ impl Pool {
             self.stats.bad_release.fetch_add(1, Ordering::Relaxed);
             return Err(ReleaseError::NotHeld);
         }
+        count(&self.stats.released, 1);
         Ok(self.return_remote(token, c.queue()))
+    }
+
+    /// Takes back records handed out by [`Pool::read_records`] whose delivery failed (the
+    /// reply that carried them could not be queued): User -> Completed, queued again for
+    /// the next read. A token released meanwhile (only a guess could do that) stays released.
+    /// Call from the single reader context, like `read_records`.
+    pub fn unread(&self, tokens: &[u32]) -> bool {
+        let mut drained = false;
+        for &idx in tokens {
+            let Some(c) = self.chunk(idx) else {
+                continue;
+            };
+            if c.undeliver().is_err() {
+                continue;
+            }
+            count(&self.stats.undelivered, 1);
+            if self.completions.push(idx).is_err() {
+                drained |= self.drop_record(idx, c).drained;
+                continue;
+            }
+            // As in `complete`: either unbind's scan sees it Completed, or we take it back.
+            fence(Ordering::SeqCst);
+            if self.unbound.load(Ordering::Relaxed) && c.drop_completed().is_ok() {
+                count(&self.stats.reclaimed, 1);
+                count(&self.stats.dropped_completed, 1);
+                drained |= self.free_one(idx).drained;
+            }
+        }
+        drained
     }
 
     /// Detaches the cache's queue slot: later returns bypass it, and its cache and ring are
@@ -1012,7 +1122,13 @@ impl Pool {
         let mut buf = [0u32; BATCH];
         let (mut n, mut drained, mut reclaimed) = (0, false, 0);
         for c in self.chunks.iter() {
-            if c.state().held_by_user() && c.reclaim() {
+            let from = c.reclaim();
+            if let Some(from) = from {
+                if from == ChunkState::User {
+                    count(&self.stats.released, 1);
+                } else {
+                    count(&self.stats.dropped_completed, 1);
+                }
                 buf[n] = c.index;
                 n += 1;
                 reclaimed += 1;
@@ -1022,15 +1138,61 @@ impl Pool {
                 }
             }
         }
-        self.stats.reclaimed.fetch_add(reclaimed, Ordering::Relaxed);
+        count(&self.stats.reclaimed, reclaimed);
         while self.completions.pop().is_some() {}
         // Also the final check when nothing was reclaimed.
         drained |= self.free_extend(&buf[..n]);
         drained
     }
 
-    /// Chunks per state (a scan; exact only when quiescent).
+    /// Chunks per state, from the transition counters (no scan: O(queues)). A snapshot of
+    /// counters written concurrently; exact while the pool is quiet.
     pub fn counts(&self) -> Counts {
+        let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (mut allocs, mut returned) = (0u64, 0u64);
+        for q in self.queues.iter() {
+            allocs = allocs
+                .wrapping_add(r(&q.counters.alloc_fast))
+                .wrapping_add(r(&q.counters.alloc_slow));
+            returned = returned.wrapping_add(r(&q.counters.returned));
+        }
+        let s = &self.stats;
+        let total = u64::from(self.total);
+        // Counters are read one by one: clamp what a racing snapshot could push out of range.
+        let clamp = |v: u64| if v > total { 0 } else { v as u32 };
+        let posted = clamp(
+            allocs
+                .wrapping_sub(returned)
+                .wrapping_sub(r(&s.put))
+                .wrapping_sub(r(&s.completed)),
+        );
+        let completed = clamp(
+            r(&s.completed)
+                .wrapping_add(r(&s.undelivered))
+                .wrapping_sub(r(&s.delivered))
+                .wrapping_sub(r(&s.dropped_completed)),
+        );
+        let user = clamp(
+            r(&s.delivered)
+                .wrapping_sub(r(&s.undelivered))
+                .wrapping_sub(r(&s.released)),
+        );
+        let free = self
+            .total
+            .saturating_sub(posted)
+            .saturating_sub(completed)
+            .saturating_sub(user);
+        Counts {
+            total: self.total,
+            free,
+            posted,
+            completed,
+            user,
+        }
+    }
+
+    /// Chunks per state, from a scan of the chunk states (the audit's view).
+    fn scan_states(&self) -> Counts {
         let mut c = Counts {
             total: self.total,
             ..Counts::default()
@@ -1083,13 +1245,20 @@ impl Pool {
         s
     }
 
-    /// Checks the accounting invariants; only valid while nothing runs concurrently.
+    /// Independent audit of where every chunk is; only valid while nothing runs
+    /// concurrently.
     ///
-    /// Every index in `caches` (pass every live cache of this pool), the remote rings and the
-    /// free list is in range, Free, and listed once, and their number equals the number of
-    /// Free chunks; while bound, the completion ring holds exactly the Completed chunks.
+    /// Walks every place a free or completed chunk can be: the free list, each queue's
+    /// remote-return ring, the given `caches` (pass every live cache of this pool) and, while
+    /// bound, the completion ring. Each chunk must be listed at most once, in a container
+    /// that matches its state (Free in the free list, a ring or a cache; Completed in the
+    /// completion ring), and every Free or Completed chunk must be listed; Posted and User
+    /// chunks are in no container (the driver or the user holds them). The per-state tallies
+    /// of that walk must then equal the live counters of [`Pool::counts`], which are kept by
+    /// the transitions and never by a scan: the two are computed from different data.
     pub fn audit(&self, caches: &[&QueueCache]) -> Result<Counts, AuditError> {
-        let counts = self.counts();
+        let live = self.counts();
+        let states = self.scan_states();
         let seen = new_storage(self.total as usize, |_| false).map_err(|_| AuditError::Alloc)?;
         let mut m = Marker {
             pool: self,
@@ -1112,25 +1281,30 @@ impl Pool {
                 m.mark(i, ChunkState::Free);
             }
         }
-        if let Some(e) = m.err {
-            return Err(e);
-        }
-        if m.listed != counts.free {
-            return Err(AuditError::Missing {
-                listed: m.listed,
-                free: counts.free,
-            });
-        }
+        let free_listed = m.listed;
+        let mut completed_listed = 0;
         if !self.is_unbound() {
-            m.seen.fill(false);
             m.listed = 0;
             self.completions
                 .for_each_quiescent(|i| m.mark(i, ChunkState::Completed));
-            if m.err.is_some() || m.listed != counts.completed {
-                return Err(AuditError::Completions);
-            }
+            completed_listed = m.listed;
         }
-        Ok(counts)
+        if let Some(e) = m.err {
+            return Err(e);
+        }
+        if free_listed != states.free {
+            return Err(AuditError::Missing {
+                listed: free_listed,
+                free: states.free,
+            });
+        }
+        if !self.is_unbound() && completed_listed != states.completed {
+            return Err(AuditError::Completions);
+        }
+        if live != states {
+            return Err(AuditError::Counters { live, walk: states });
+        }
+        Ok(states)
     }
 }
 
@@ -1221,6 +1395,7 @@ mod tests {
         let i = p.alloc(&mut c).unwrap();
         let ch = p.chunk(i).unwrap();
         ch.complete_owned().unwrap();
+        count(&p.stats.completed, 1);
         assert_eq!(p.drop_record(i, ch), Return::new(Dest::Ring));
         assert_eq!(ch.state(), ChunkState::Free);
         assert_eq!(p.stats().dropped_records, 1);

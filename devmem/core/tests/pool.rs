@@ -176,14 +176,14 @@ fn put_from_another_thread_goes_to_ring() {
 
 #[test]
 fn put_routes_to_allocating_queue() {
-    let p = pool(64, 2);
+    let p = pool(256, 2);
     let mut c0 = p.new_cache(0).unwrap();
     let mut c1 = p.new_cache(1).unwrap();
     let i = p.alloc(&mut c1).unwrap();
     assert_eq!(p.chunk(i).unwrap().queue(), 1);
     assert_eq!(p.put(i).unwrap().dest, Dest::Ring);
     check(&p, &[&c0, &c1]);
-    // Drained by queue 1 (not 0) on its next slow path.
+    // Queue 0 has the free list: it leaves queue 1's ring alone.
     let _ = p.alloc(&mut c0);
     assert_eq!(p.queue_stats(0).unwrap().recycle_ring, 0);
     while !c1.is_empty() {
@@ -191,6 +191,31 @@ fn put_routes_to_allocating_queue() {
     }
     p.alloc(&mut c1).unwrap();
     assert_eq!(p.queue_stats(1).unwrap().recycle_ring, 1);
+    check(&p, &[&c0, &c1]);
+}
+
+#[test]
+fn dry_queue_steals_from_idle_siblings_ring() {
+    // Queue 1 takes every chunk into its cache, then they all come back through puts to its
+    // ring while it stays idle; queue 0 must still get every one of them.
+    let n = 64;
+    let p = pool(n, 2);
+    let mut c0 = p.new_cache(0).unwrap();
+    let mut c1 = p.new_cache(1).unwrap();
+    let taken: Vec<u32> = (0..n).map(|_| p.alloc(&mut c1).unwrap()).collect();
+    assert_eq!(p.alloc(&mut c0), None);
+    for &i in &taken {
+        assert_eq!(p.put(i).unwrap().dest, Dest::Ring);
+    }
+    check(&p, &[&c0, &c1]);
+    let mut got = 0;
+    while let Some(i) = p.alloc(&mut c0) {
+        assert_eq!(p.chunk(i).unwrap().queue(), 0);
+        got += 1;
+    }
+    assert_eq!(got, n);
+    assert_eq!(p.queue_stats(0).unwrap().recycle_ring, u64::from(n));
+    check(&p, &[&c0, &c1]);
 }
 
 #[test]

@@ -9,7 +9,12 @@
  * somewhere, it adds one predictable compare of page->pp_magic.
  *
  * Context rules follow page_pool: nmx_alloc() and nmx_recycle_direct() run in
- * the queue's NAPI context (BH disabled); nmx_put() runs anywhere.
+ * the queue's NAPI context, or in process context while the queue's NAPI is
+ * disabled (open, restart); nmx_put() and nmx_rx_devmem() run in any context
+ * for a buffer the caller owns.
+ *
+ * Every devmem move is made out of line by netmem.ko's Rust devmem_pool, the
+ * single definition of the chunk state machine: a driver cannot skip a check.
  */
 #ifndef _NMX_HELPERS_H
 #define _NMX_HELPERS_H
@@ -47,67 +52,6 @@ static __always_inline bool nmx_buf_is_devmem(const struct nmx_buf *buf)
 	       unlikely(((const struct nmx_chunk *)buf)->magic == NMX_DEVMEM_MAGIC);
 }
 
-/*
- * devmem fast paths, in the NAPI context of the queue: a hit in the queue's
- * cache is a few loads and stores on NAPI-local memory (no atomic, no lock);
- * netmem.ko is called for everything else: refill of an empty cache, spill of
- * a full one, a detached queue (recycle_limit 0), a chunk that is not posted
- * (double recycle: refused and counted as bad-put there). The moves and
- * counters are those of devmem_pool's own fast path (Pool::alloc and
- * Pool::recycle_direct in devmem/core/src/pool.rs).
- *
- * Allocation needs no detached check: rxq->devmem is cleared before the RCU
- * grace period that precedes draining the cache, so a NAPI that still sees
- * the queue may still use its cache.
- *
- * The counters have a single writer (the NAPI) and are read by binding-get
- * as relaxed atomics: a plain increment of an aligned u64 suffices.
- */
-static __always_inline struct nmx_buf *
-__nmx_devmem_alloc(struct nmx_devmem_queue *q)
-{
-	struct nmx_devmem_cache *cache = &q->cache;
-	struct nmx_chunk *chunk;
-	u32 len = cache->len;
-
-	if (unlikely(!len))
-		return nmx_devmem_alloc(q);
-	cache->len = --len;
-	chunk = &q->chunks[cache->stack[len]];
-	/* Free -> posted: the cache owns its chunks, nobody else writes them. */
-	WRITE_ONCE(chunk->state, NMX_CHUNK_POSTED);
-	WRITE_ONCE(chunk->queue, q->slot);
-	q->alloc_fast++;
-	return (struct nmx_buf *)chunk;
-}
-
-static __always_inline void __nmx_devmem_recycle_direct(struct nmx_chunk *chunk)
-{
-	/* Valid while the chunk is posted: the binding waits for its chunks. */
-	const struct nmx_devmem_binding *b = chunk->owner;
-	struct nmx_devmem_queue *q = b->queues[READ_ONCE(chunk->queue)];
-	struct nmx_devmem_cache *cache = &q->cache;
-	u32 len;
-
-	/*
-	 * Posted -> free. A chunk in any other state is a double recycle; the
-	 * caller owns a posted chunk, so only such a bug races with this read.
-	 */
-	if (unlikely(data_race(chunk->state) != NMX_CHUNK_POSTED))
-		goto slow;
-	/* Cache full, or queue detached. */
-	len = cache->len;
-	if (unlikely(len >= READ_ONCE(q->recycle_limit)))
-		goto slow;
-	WRITE_ONCE(chunk->state, NMX_CHUNK_FREE);
-	cache->stack[len] = chunk->index;
-	cache->len++;	/* len + 1; compiles to one add to memory */
-	q->recycle_cached++;
-	return;
-slow:
-	nmx_devmem_recycle_direct(chunk);
-}
-
 /**
  * nmx_alloc() - allocate an RX buffer for a queue
  * @rxq: the queue
@@ -123,7 +67,7 @@ static __always_inline struct nmx_buf *nmx_alloc(struct nmx_rxq *rxq)
 		struct nmx_devmem_queue *q = READ_ONCE(rxq->devmem);
 
 		if (q)
-			return __nmx_devmem_alloc(q);
+			return nmx_devmem_alloc(rxq);
 	}
 	return (struct nmx_buf *)page_pool_dev_alloc_pages(rxq->pp);
 }
@@ -167,7 +111,7 @@ static __always_inline void nmx_recycle_direct(struct nmx_rxq *rxq,
 					       struct nmx_buf *buf)
 {
 	if (nmx_buf_is_devmem(buf))
-		__nmx_devmem_recycle_direct(nmx_buf_chunk(buf));
+		nmx_devmem_recycle_direct(rxq, nmx_buf_chunk(buf));
 	else
 		page_pool_recycle_direct(rxq->pp, nmx_buf_page(buf));
 }
@@ -183,7 +127,7 @@ static __always_inline void nmx_put(struct nmx_rxq *rxq, struct nmx_buf *buf,
 {
 	if (nmx_buf_is_devmem(buf)) {
 		if (allow_direct)
-			__nmx_devmem_recycle_direct(nmx_buf_chunk(buf));
+			nmx_devmem_recycle_direct(rxq, nmx_buf_chunk(buf));
 		else
 			nmx_devmem_put(nmx_buf_chunk(buf));
 	} else {

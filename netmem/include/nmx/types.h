@@ -46,123 +46,36 @@ struct nmx_buf;
  * struct nmx_chunk - descriptor of one chunk of a dma-buf bound to RX queues.
  * @dma: device address of the chunk for the bound NIC's DMA device
  * @magic: NMX_DEVMEM_MAGIC, at the offset of page->pp_magic
- * @owner: the binding (&struct nmx_devmem_binding)
- * @index: chunk number; its dma-buf offset is @index times the chunk size
- * @state: ownership state (free, posted, completed, held by user)
- * @queue: slot of the bound queue it was last allocated on
+ * @priv: netmem's own bookkeeping (binding, index, ownership state, queue)
  *
- * 32 bytes: two descriptors per 64-byte cache line. Drivers read @dma and
- * @magic only; the rest belongs to netmem, whose inline fast paths below
- * (<nmx/helpers.h>) move @state between NMX_CHUNK_FREE and NMX_CHUNK_POSTED
- * and set @queue, exactly as netmem.ko's own fast path would.
+ * 32 bytes: two descriptors per 64-byte cache line. Drivers read @dma (through
+ * nmx_buf_dma_addr()) and @magic (through nmx_buf_is_devmem()) only; every
+ * state transition of a chunk is made by netmem.ko's Rust devmem_pool
+ * (devmem/core/src/chunk.rs), the one definition the host tests test.
  */
 struct nmx_chunk {
 	u64 dma;
 	unsigned long magic;
-	void *owner;
-	u32 index;
-	u16 state;
-	u16 queue;
+	u64 priv[2];
 };
-
-/* Values of nmx_chunk.state the inline fast paths use (Rust: ChunkState). */
-#define NMX_CHUNK_FREE		0
-#define NMX_CHUNK_POSTED	1
 
 static_assert(offsetof(struct nmx_chunk, magic) == offsetof(struct page, pp_magic));
 static_assert(sizeof(struct nmx_chunk) == 32);
 /* The same literals as the const asserts in devmem/core/src/chunk.rs. */
 static_assert(offsetof(struct nmx_chunk, dma) == 0);
 static_assert(offsetof(struct nmx_chunk, magic) == 8);
-static_assert(offsetof(struct nmx_chunk, owner) == 16);
-static_assert(offsetof(struct nmx_chunk, index) == 24);
-static_assert(offsetof(struct nmx_chunk, state) == 28);
-static_assert(offsetof(struct nmx_chunk, queue) == 30);
-static_assert(NMX_CHUNK_FREE == 0 && NMX_CHUNK_POSTED == 1);
 
 #define NMX_MAX_QUEUES_PER_BINDING	16
 
-/* Entries in a bound queue's NAPI-local chunk cache (Rust: CACHE_CAPACITY). */
-#define NMX_DEVMEM_CACHE_SIZE	128
-
-/**
- * struct nmx_devmem_cache - NAPI-local cache of free chunks of one bound queue
- * @len: number of valid entries in @stack
- * @slot: the queue's slot in its binding
- * @pad: unused
- * @stack: indices of free chunks (state NMX_CHUNK_FREE), last in first out
- *
- * This is devmem_pool's own cache (Rust: QueueCache, #[repr(C)]), touched
- * only in the queue's NAPI context: by the inline helpers on hits, by
- * netmem.ko to refill it when empty and spill it when full.
- */
-struct nmx_devmem_cache {
-	u32 len;
-	u16 slot;
-	u16 pad;
-	u32 stack[NMX_DEVMEM_CACHE_SIZE];
-};
-
-/**
- * struct nmx_devmem_queue - C view of an RX queue fed by a dma-buf binding
- * @chunks: the binding's chunk descriptors, by index
- * @alloc_fast: allocations served by the inline fast path (NAPI-local counter)
- * @recycle_cached: direct recycles into @cache by the inline fast path (ditto)
- * @recycle_limit: fill level up to which the inline recycle may push into
- *	@cache: NMX_DEVMEM_CACHE_SIZE while the queue is attached, 0 once it is
- *	detached (set before the RCU grace period that precedes draining @cache),
- *	which sends every direct recycle to netmem.ko. One compare thus covers
- *	"cache full" and "queue detached".
- * @slot: the queue's slot in its binding
- * @pad: unused
- * @cache: the NAPI-local chunk cache
- *
- * The first fields of netmem.ko's per-queue object (Rust: BoundQueue,
- * #[repr(C)]), which is larger: never allocate or copy one. Only the inline
- * helpers use it, in the queue's NAPI context; netmem.ko reads the counters
- * for binding-get.
- */
-struct nmx_devmem_queue {
-	struct nmx_chunk *chunks;
-	u64 alloc_fast;
-	u64 recycle_cached;
-	u32 recycle_limit;
-	u16 slot;
-	u16 pad;
-	struct nmx_devmem_cache cache;
-};
-
-/**
- * struct nmx_devmem_binding - C view of a dma-buf binding (chunk->owner)
- * @queues: its bound queues by slot (NULL past the last one)
- *
- * The first field of netmem.ko's binding (Rust: Binding, #[repr(C)]).
- */
-struct nmx_devmem_binding {
-	struct nmx_devmem_queue *queues[NMX_MAX_QUEUES_PER_BINDING];
-};
-
-/* The same literals as the const asserts in devmem/{binding.rs,core/src/pool.rs}. */
-static_assert(NMX_DEVMEM_CACHE_SIZE == 128);
-static_assert(offsetof(struct nmx_devmem_cache, len) == 0);
-static_assert(offsetof(struct nmx_devmem_cache, slot) == 4);
-static_assert(offsetof(struct nmx_devmem_cache, stack) == 8);
-static_assert(sizeof(struct nmx_devmem_cache) == 520);
-static_assert(offsetof(struct nmx_devmem_queue, chunks) == 0);
-static_assert(offsetof(struct nmx_devmem_queue, alloc_fast) == 8);
-static_assert(offsetof(struct nmx_devmem_queue, recycle_cached) == 16);
-static_assert(offsetof(struct nmx_devmem_queue, recycle_limit) == 24);
-static_assert(offsetof(struct nmx_devmem_queue, slot) == 28);
-static_assert(offsetof(struct nmx_devmem_queue, cache) == 32);
-static_assert(sizeof(struct nmx_devmem_queue) == 552);
-static_assert(offsetof(struct nmx_devmem_binding, queues) == 0);
-static_assert(sizeof(struct nmx_devmem_binding) == 128);
+/* A bound queue of a binding: private to netmem.ko (Rust: BoundQueue). */
+struct nmx_devmem_queue;
 
 /**
  * struct nmx_rxq - the part of a registered RX queue that call sites read.
  * @pp: the queue's page_pool; page buffers come from it
- * @devmem: non-NULL while a dma-buf feeds this queue. Read under NAPI (BH)
- *	context; netmem clears it and waits an RCU grace period on unbind.
+ * @devmem: non-NULL while a dma-buf feeds this queue. Read in the queue's
+ *	NAPI context (or with its NAPI disabled); netmem clears it and waits an
+ *	RCU grace period before it reuses anything the queue cached.
  *
  * Allocated by nmx_rxq_register(); the rest of the object is private.
  */
@@ -171,43 +84,82 @@ struct nmx_rxq {
 	struct nmx_devmem_queue *devmem;
 };
 
-/* Flags for nmx_rxq_register(). */
-/* The "device" is the CPU (test NIC): map the dma-buf for CPU writes too. */
-#define NMX_RXQ_F_CPU_COPY	BIT(0)
+/* The same literals as the const asserts in netmem/rxq.rs. */
+static_assert(offsetof(struct nmx_rxq, pp) == 0);
+static_assert(offsetof(struct nmx_rxq, devmem) == 8);
+
+/**
+ * struct nmx_rxq_ops - optional callbacks of a registered RX queue
+ * @restart: make the buffers posted on the queue follow its current source,
+ *	the way 6.12's netdev_queue_mgmt_ops swap a queue's memory: quiesce the
+ *	queue (NAPI disabled, nothing posted to the device any more), give
+ *	every posted buffer back with nmx_put(), refill the ring with
+ *	nmx_alloc() and start the queue again. netmem calls it in process
+ *	context with RTNL held, right after it switched the queue to a dma-buf
+ *	(bind) or back to pages (unbind), so that either takes effect before
+ *	the netlink reply. Return 0 or a negative errno: a bind whose restart
+ *	fails is undone (the queue is switched back and restarted once more)
+ *	and refused with that errno.
+ *
+ * Without @restart (or without ops), a switch takes effect lazily: buffers
+ * already posted stay posted until the driver returns them, and an unbound
+ * binding shows as draining in binding-get until its last chunk is home.
+ */
+struct nmx_rxq_ops {
+	int (*restart)(struct nmx_rxq *rxq, void *priv);
+};
 
 /*
  * A driver registers each RX queue once its page_pool exists (before or after
  * register_netdev(): real_num_rx_queues must cover @queue when a user binds),
  * and unregisters it after the queue's NAPI is disabled and its posted buffers
- * were returned, before page_pool_destroy(). A dma-buf still bound to the
- * queue is unmapped at unregistration: the device is going away.
+ * were returned, before page_pool_destroy(). All queues of one device must
+ * share one DMA device. A dma-buf still bound to the queue is unmapped at
+ * unregistration: the device is going away. @ops and @priv must outlive the
+ * registration; @ops may be NULL.
  */
 struct nmx_rxq *nmx_rxq_register(struct net_device *netdev, u32 queue,
 				 struct page_pool *pp, struct device *dma_dev,
-				 u32 flags);
+				 const struct nmx_rxq_ops *ops, void *priv);
 void nmx_rxq_unregister(struct nmx_rxq *rxq);
 
 /*
- * devmem_pool entry points behind the helpers (implemented in Rust). The
- * first two are the slow paths of nmx_alloc() and nmx_recycle_direct(), whose
- * cache hits the helpers serve inline.
+ * A driver that recreates a registered queue's page_pool (a reset that tears
+ * its RX rings down and builds them again, as in a restart) points the
+ * registration at the new pool before it allocates from it.
  */
-struct nmx_buf *nmx_devmem_alloc(struct nmx_devmem_queue *q);
-void nmx_devmem_recycle_direct(struct nmx_chunk *chunk);
+void nmx_rxq_set_page_pool(struct nmx_rxq *rxq, struct page_pool *pp);
+
+/*
+ * devmem_pool entry points behind the helpers (Rust). Each runs inside its own
+ * RCU read-side section, so a binding is never freed under one of them:
+ * - nmx_devmem_alloc(): NAPI context of @rxq, or process context with its
+ *   NAPI disabled (a restart); NULL when the pool is empty or the queue was
+ *   switched back to pages meanwhile.
+ * - nmx_devmem_recycle_direct(): same context rule, for a chunk of @rxq.
+ * - nmx_devmem_put(), nmx_devmem_rx_complete(): any context, for a chunk the
+ *   caller owns (posted to it, not yet returned).
+ */
+struct nmx_buf *nmx_devmem_alloc(struct nmx_rxq *rxq);
+void nmx_devmem_recycle_direct(struct nmx_rxq *rxq, struct nmx_chunk *chunk);
 void nmx_devmem_put(struct nmx_chunk *chunk);
 int nmx_devmem_rx_complete(struct nmx_chunk *chunk, u32 offset, u32 len);
-int nmx_devmem_cpu_write(const struct nmx_chunk *chunk, u32 offset,
-			 const void *data, u32 len);
 u32 nmx_devmem_chunk_size(const struct nmx_chunk *chunk);
+
+/* Values of nmx_binding_info.state (spec: binding-state). */
+#define NMX_BINDING_BOUND	0
+#define NMX_BINDING_DRAINING	1
 
 /**
  * struct nmx_binding_info - state of a binding, as binding-get reports it
  *
- * Chunk counts come from one scan of the chunk states; counters are sums of
- * per-queue NAPI-local and shared counters, read without stopping traffic.
+ * Chunk counts are live per-state counters kept by every transition, and the
+ * other counters sums of per-queue and shared counters, all read without
+ * stopping traffic (so a snapshot, exact only when the binding is quiet).
  */
 struct nmx_binding_info {
 	u32 id;
+	u32 state;
 	u32 ifindex;
 	u32 chunk_size;
 	u32 nqueues;

@@ -29,6 +29,19 @@ enum bind_dmabuf_queue_type {
 	BIND_DMABUF_QUEUE_TYPE_TX,
 };
 
+/**
+ * enum bind_dmabuf_binding_state - Life stage of a binding.
+ * @BIND_DMABUF_BINDING_STATE_BOUND: Its queues receive into the dma-buf.
+ * @BIND_DMABUF_BINDING_STATE_DRAINING: Unbound; waiting for chunks the driver
+ *   still has posted (a driver without a queue-restart hook returns them as
+ *   traffic arrives or when the queue is torn down). Gone once every chunk is
+ *   home.
+ */
+enum bind_dmabuf_binding_state {
+	BIND_DMABUF_BINDING_STATE_BOUND,
+	BIND_DMABUF_BINDING_STATE_DRAINING,
+};
+
 enum {
 	BIND_DMABUF_A_QUEUE_ID = 1,
 	BIND_DMABUF_A_QUEUE_TYPE,
@@ -71,6 +84,7 @@ enum {
 	BIND_DMABUF_A_BINDING_CHUNK_SIZE,
 	BIND_DMABUF_A_BINDING_DMABUF_SIZE,
 	BIND_DMABUF_A_BINDING_PAD,
+	BIND_DMABUF_A_BINDING_STATE,
 	BIND_DMABUF_A_BINDING_CHUNKS_TOTAL = 16,
 	BIND_DMABUF_A_BINDING_CHUNKS_FREE,
 	BIND_DMABUF_A_BINDING_CHUNKS_POSTED,
