@@ -1405,6 +1405,23 @@ mod tests {
     }
 
     #[test]
+    fn audit_is_independent_of_the_counters() {
+        let p = pool(8);
+        let mut c = p.new_cache(0).unwrap();
+        let i = p.alloc(&mut c).unwrap();
+        p.audit(&[&c]).unwrap();
+        // A transition that skips its counter (what a second, hand-kept copy of the state
+        // machine would do) is caught by the walk.
+        p.chunk(i).unwrap().free_owned().unwrap();
+        assert!(matches!(p.audit(&[&c]), Err(AuditError::Missing { .. })));
+        let _ = c.push(i);
+        assert!(matches!(p.audit(&[&c]), Err(AuditError::Counters { .. })));
+        // A chunk listed in two places.
+        let _ = c.push(i);
+        assert_eq!(p.audit(&[&c]), Err(AuditError::Duplicate(i)));
+    }
+
+    #[test]
     fn corrupt_cache_entry_is_dropped_and_counted() {
         let p = pool(8);
         let mut c = p.new_cache(0).unwrap();

@@ -514,3 +514,32 @@ fn unbind_marks_queues_detached() {
     assert!(p.detach_queue(&mut c1).drained);
     assert_eq!(check(&p, &[]).free, 256);
 }
+
+#[test]
+fn unread_puts_records_back_for_the_next_read() {
+    let p = pool(16, 1);
+    let mut c = p.new_cache(0).unwrap();
+    let got: Vec<u32> = (0..4).map(|_| p.alloc(&mut c).unwrap()).collect();
+    for (k, &i) in got.iter().enumerate() {
+        p.complete(i, 0, 100 + k as u32).unwrap();
+    }
+    let first = read_all(&p);
+    assert_eq!(first.len(), 4);
+    assert_eq!(check(&p, &[&c]).user, 4);
+    // The reply carrying them was never queued: nothing may be lost.
+    let tokens: Vec<u32> = first.iter().map(|r| r.token).collect();
+    assert!(!p.unread(&tokens));
+    let counts = check(&p, &[&c]);
+    assert_eq!((counts.completed, counts.user), (4, 0));
+    // A token already put back is no longer held: releasing it is refused.
+    assert_eq!(p.release(tokens[0]), Err(ReleaseError::NotHeld));
+    let mut again: Vec<u32> = read_all(&p).iter().map(|r| r.token).collect();
+    again.sort_unstable();
+    let mut want = tokens.clone();
+    want.sort_unstable();
+    assert_eq!(again, want);
+    for t in again {
+        p.release(t).unwrap();
+    }
+    assert_eq!(check(&p, &[&c]).user, 0);
+}

@@ -71,6 +71,7 @@ pub mod binding {
     pub const CHUNK_SIZE: u16 = 5;
     pub const DMABUF_SIZE: u16 = 6;
     pub const PAD: u16 = 7;
+    pub const STATE: u16 = 8;
     pub const CHUNKS_TOTAL: u16 = 16;
     pub const CHUNKS_FREE: u16 = 17;
     pub const CHUNKS_POSTED: u16 = 18;
@@ -138,6 +139,7 @@ pub fn uapi_names() -> Vec<(&'static str, u64)> {
             binding::DMABUF_SIZE.into(),
         ),
         ("BIND_DMABUF_A_BINDING_PAD", binding::PAD.into()),
+        ("BIND_DMABUF_A_BINDING_STATE", binding::STATE.into()),
         (
             "BIND_DMABUF_A_BINDING_CHUNKS_TOTAL",
             binding::CHUNKS_TOTAL.into(),
@@ -180,6 +182,7 @@ pub fn binding_attr_name(kind: u16) -> Option<&'static str> {
         CHUNK_SIZE => "chunk-size",
         DMABUF_SIZE => "dmabuf-size",
         PAD => "pad",
+        STATE => "state",
         CHUNKS_TOTAL => "chunks-total",
         CHUNKS_FREE => "chunks-free",
         CHUNKS_POSTED => "chunks-posted",

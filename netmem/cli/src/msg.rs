@@ -178,6 +178,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for RecordAttr {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BindingAttr {
     Id(u32),
+    State(u32),
     Ifindex(u32),
     /// One `queues` attribute (multi-attr: one per queue).
     Queue(Vec<QueueAttr>),
@@ -203,9 +204,9 @@ impl Nla for BindingAttr {
     fn value_len(&self) -> usize {
         use BindingAttr::*;
         match self {
-            Id(_) | Ifindex(_) | Fd(_) | ChunkSize(_) | ChunksTotal(_) | ChunksFree(_)
-            | ChunksPosted(_) | ChunksCompleted(_) | ChunksUser(_) | MaxRecords(_) | Token(_)
-            | Released(_) => 4,
+            Id(_) | State(_) | Ifindex(_) | Fd(_) | ChunkSize(_) | ChunksTotal(_)
+            | ChunksFree(_) | ChunksPosted(_) | ChunksCompleted(_) | ChunksUser(_)
+            | MaxRecords(_) | Token(_) | Released(_) => 4,
             DmabufSize(_) => 8,
             Queue(n) => nested_len(n),
             Stats(n) => nested_len(n),
@@ -217,6 +218,7 @@ impl Nla for BindingAttr {
         use BindingAttr::*;
         match self {
             Id(_) => ab::ID,
+            State(_) => ab::STATE,
             Ifindex(_) => ab::IFINDEX,
             Queue(_) => ab::QUEUES | NLA_F_NESTED,
             Fd(_) => ab::FD,
@@ -238,9 +240,9 @@ impl Nla for BindingAttr {
     fn emit_value(&self, buf: &mut [u8]) {
         use BindingAttr::*;
         match self {
-            Id(v) | Ifindex(v) | Fd(v) | ChunkSize(v) | ChunksTotal(v) | ChunksFree(v)
-            | ChunksPosted(v) | ChunksCompleted(v) | ChunksUser(v) | MaxRecords(v) | Token(v)
-            | Released(v) => emit_u32(buf, *v).unwrap(),
+            Id(v) | State(v) | Ifindex(v) | Fd(v) | ChunkSize(v) | ChunksTotal(v)
+            | ChunksFree(v) | ChunksPosted(v) | ChunksCompleted(v) | ChunksUser(v)
+            | MaxRecords(v) | Token(v) | Released(v) => emit_u32(buf, *v).unwrap(),
             DmabufSize(v) => emit_u64(buf, *v).unwrap(),
             Queue(n) => n.as_slice().emit(buf),
             Stats(n) => n.as_slice().emit(buf),
@@ -257,6 +259,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for BindingAttr {
         let name = ids::binding_attr_name(buf.kind()).unwrap_or("?");
         Ok(match buf.kind() {
             ab::ID => Id(u32_value(v, name)?),
+            ab::STATE => State(u32_value(v, name)?),
             ab::IFINDEX => Ifindex(u32_value(v, name)?),
             ab::QUEUES => Queue(parse_nested(v, name, |n| QueueAttr::parse(n))?),
             ab::FD => Fd(u32_value(v, name)?),
@@ -437,6 +440,8 @@ impl Stats {
 #[serde(rename_all = "kebab-case")]
 pub struct Binding {
     pub id: u32,
+    /// `bound`, or `draining` once unbound while the driver still has chunks posted.
+    pub state: String,
     pub ifindex: u32,
     pub queues: Vec<Queue>,
     pub dmabuf_size: u64,
@@ -456,6 +461,14 @@ impl Binding {
         for a in &msg.attrs {
             match a {
                 BindingAttr::Id(v) => b.id = *v,
+                BindingAttr::State(v) => {
+                    b.state = match *v {
+                        0 => "bound",
+                        1 => "draining",
+                        _ => "unknown",
+                    }
+                    .to_string()
+                }
                 BindingAttr::Ifindex(v) => b.ifindex = *v,
                 BindingAttr::Queue(q) => b.queues.push(Queue::from_attrs(q)),
                 BindingAttr::DmabufSize(v) => b.dmabuf_size = *v,
@@ -474,7 +487,12 @@ impl Binding {
 
     /// The reply the kernel would send for this binding (used by tests).
     pub fn to_msg(&self) -> BindDmabufMsg {
-        let mut attrs = vec![BindingAttr::Id(self.id), BindingAttr::Ifindex(self.ifindex)];
+        let state = u32::from(self.state == "draining");
+        let mut attrs = vec![
+            BindingAttr::Id(self.id),
+            BindingAttr::State(state),
+            BindingAttr::Ifindex(self.ifindex),
+        ];
         attrs.extend(self.queues.iter().map(|q| q.to_attr()));
         attrs.extend([
             BindingAttr::DmabufSize(self.dmabuf_size),
@@ -728,6 +746,7 @@ mod tests {
     #[test]
     fn binding_reply_roundtrip() {
         let b = Binding {
+            state: "bound".to_string(),
             id: 2,
             ifindex: 5,
             queues: vec![Queue::rx(0), Queue::rx(1)],
