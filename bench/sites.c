@@ -1016,7 +1016,7 @@ int nmxb_c_init(void)
 			goto fail;
 		}
 		nmxb.rxq[q] = nmx_rxq_register(nmxb.netdev, q, nmxb.pp[q],
-					       &nmxb.pdev->dev, 0);
+					       &nmxb.pdev->dev, NULL, NULL);
 		if (IS_ERR(nmxb.rxq[q])) {
 			err = PTR_ERR(nmxb.rxq[q]);
 			goto fail;

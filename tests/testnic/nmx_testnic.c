@@ -11,6 +11,11 @@
  * so a queue bound to a dma-buf receives into devmem chunks and every other
  * queue receives into page_pool pages.
  *
+ * Each RX queue gives netmem a restart hook (module parameter restart=1, the
+ * default): a bind or unbind then swaps every posted buffer before it returns,
+ * the way a driver with queue management ops does. With restart=0 the switch
+ * is lazy: the next NAPI poll flushes the ring.
+ *
  * debugfs (/sys/kernel/debug/nmx_testnic/) injects the faults a real NIC only
  * shows under load: stalled completions, RX buffer allocation failures.
  */
@@ -38,6 +43,11 @@
 #include <net/ip.h>
 #include <net/page_pool/helpers.h>
 #include <nmx/helpers.h>
+#include <nmx/testing.h>
+
+#include "nmx_testnic.h"
+
+MODULE_IMPORT_NS(NMX_TESTING);
 
 #define NMXT_PORTS		2
 #define NMXT_MAX_QUEUES		16
@@ -59,6 +69,11 @@ static unsigned int ring_size = 256;
 module_param(ring_size, uint, 0444);
 MODULE_PARM_DESC(ring_size,
 		 "RX descriptors per queue (power of two, 2-4096, default 256)");
+
+static bool restart = true;
+module_param(restart, bool, 0444);
+MODULE_PARM_DESC(restart,
+		 "Give netmem a queue restart hook: (un)bind swaps posted buffers at once (default Y; N: at the next poll)");
 
 static unsigned int steer_udp_base = 9000;
 module_param(steer_udp_base, uint, 0444);
@@ -110,9 +125,9 @@ struct nmxt_port;
  * @head: next posted buffer the device fills (free running)
  * @tail: next free slot the driver posts into (free running)
  * @posted_devmem: how many of the posted buffers are devmem chunks
- * @devmem: kind of buffer the ring was last filled for (eager switch)
+ * @devmem: kind of buffer the ring was last filled for (lazy switch)
  * @index: queue number
- * @up: frames may be queued on @wire; protected by @wire.lock
+ * @up: frames may be queued on @wire; written under RTNL and @wire.lock
  * @wire: frames in flight from the peer, bounded to 4 * ring_size
  * @wire_drops: frames the peer sent while @wire was full
  * @stats: NAPI-side counters
@@ -234,10 +249,11 @@ static struct nmx_buf *nmxt_ring_take(struct nmxt_rxq *rq)
 }
 
 /*
- * netmem switches a queue lazily: buffers already posted stay valid after a
- * bind or unbind and are used up first. Tests want the first frame after a
- * (un)bind to land in the new kind of memory, so flush the ring when the
- * queue's binding no longer matches what is posted.
+ * Without a restart hook (restart=0) netmem switches a queue lazily: buffers
+ * already posted stay valid after a bind or unbind. Tests want the first frame
+ * after a (un)bind to land in the new kind of memory, so flush the ring when
+ * the queue's source no longer matches what is posted. With the hook, the
+ * restart already did this and the check never fires.
  */
 static void nmxt_switch_kind(struct nmxt_rxq *rq)
 {
@@ -266,7 +282,7 @@ static int nmxt_dev_write(struct nmx_buf *buf, const struct sk_buff *frame,
 
 		if (frame->len > nmx_devmem_chunk_size(chunk))
 			return -EMSGSIZE;
-		ret = nmx_devmem_cpu_write(chunk, 0, frame->data, frame->len);
+		ret = nmx_testing_cpu_write(chunk, 0, frame->data, frame->len);
 		if (ret < 0)
 			return ret;
 		*offset = 0;
@@ -479,6 +495,63 @@ drop:
 	return NETDEV_TX_OK;
 }
 
+/*
+ * Fill the ring for the queue's current source and start its NAPI. Process
+ * context, NAPI disabled: nothing else touches the ring or the queue's caches.
+ */
+static void nmxt_fill_and_start(struct nmxt_rxq *rq)
+{
+	local_bh_disable();
+	rq->devmem = !!READ_ONCE(rq->nrxq->devmem);
+	nmxt_refill(rq);
+	local_bh_enable();
+	napi_enable(&rq->napi);
+}
+
+/* Frames that arrived while NAPI was off found it scheduled: poll for them. */
+static void nmxt_kick(struct nmxt_rxq *rq)
+{
+	if (skb_queue_empty_lockless(&rq->wire))
+		return;
+	local_bh_disable();
+	napi_schedule(&rq->napi);
+	local_bh_enable();
+}
+
+/* Stop the queue's NAPI and take back every buffer the "device" owns. */
+static void nmxt_quiesce(struct nmxt_rxq *rq)
+{
+	struct nmx_buf *buf;
+
+	napi_disable(&rq->napi);
+	while ((buf = nmxt_ring_take(rq)))
+		nmx_put(rq->nrxq, buf, false);
+}
+
+/*
+ * netmem's queue restart hook, called with RTNL held right after a bind or
+ * unbind switched the queue's source: swap every posted buffer for one of the
+ * new source. A queue that is down has nothing posted (ndo_stop took it all
+ * back) and fills itself at ndo_open; RTNL keeps it down meanwhile.
+ */
+static int nmxt_restart(struct nmx_rxq *nrxq, void *priv)
+{
+	struct nmxt_rxq *rq = priv;
+
+	ASSERT_RTNL();
+	if (!rq->up)
+		return 0;
+	nmxt_quiesce(rq);
+	nmxt_fill_and_start(rq);
+	nmxt_rx_add(rq, &rq->stats.switches, 1);
+	nmxt_kick(rq);
+	return 0;
+}
+
+static const struct nmx_rxq_ops nmxt_rxq_ops = {
+	.restart	= nmxt_restart,
+};
+
 static int nmxt_open(struct net_device *dev)
 {
 	struct nmxt_port *port = netdev_priv(dev);
@@ -487,13 +560,7 @@ static int nmxt_open(struct net_device *dev)
 	for (q = 0; q < port->nr_rxq; q++) {
 		struct nmxt_rxq *rq = &port->rxq[q];
 
-		/* NAPI is off: this is the only user of the alloc cache. */
-		local_bh_disable();
-		rq->devmem = !!READ_ONCE(rq->nrxq->devmem);
-		nmxt_refill(rq);
-		local_bh_enable();
-
-		napi_enable(&rq->napi);
+		nmxt_fill_and_start(rq);
 		netif_queue_set_napi(dev, q, NETDEV_QUEUE_TYPE_RX, &rq->napi);
 
 		spin_lock_bh(&rq->wire.lock);
@@ -521,7 +588,6 @@ static int nmxt_stop(struct net_device *dev)
 
 	for (q = 0; q < port->nr_rxq; q++) {
 		struct nmxt_rxq *rq = &port->rxq[q];
-		struct nmx_buf *buf;
 
 		/* No new frames from the peer; then wait out a running poll. */
 		spin_lock_bh(&rq->wire.lock);
@@ -529,11 +595,7 @@ static int nmxt_stop(struct net_device *dev)
 		spin_unlock_bh(&rq->wire.lock);
 
 		netif_queue_set_napi(dev, q, NETDEV_QUEUE_TYPE_RX, NULL);
-		napi_disable(&rq->napi);
-
-		/* Take back every buffer the "device" owns. */
-		while ((buf = nmxt_ring_take(rq)))
-			nmx_put(rq->nrxq, buf, false);
+		nmxt_quiesce(rq);
 		skb_queue_purge(&rq->wire);
 	}
 	return 0;
@@ -655,15 +717,21 @@ static int nmxt_rxq_init(struct nmxt_port *port, unsigned int q)
 	}
 
 	nrxq = nmx_rxq_register(port->netdev, q, pp, &nmxt_pdev->dev,
-				NMX_RXQ_F_CPU_COPY);
+				restart ? &nmxt_rxq_ops : NULL, rq);
 	if (IS_ERR(nrxq)) {
 		err = PTR_ERR(nrxq);
 		goto err_pool;
 	}
+	/* The "device" DMA is a CPU copy into the dma-buf. Before any bind. */
+	err = nmx_testing_rxq_cpu_copy(nrxq);
+	if (err)
+		goto err_rxq;
 	rq->pp = pp;
 	rq->nrxq = nrxq;
 	return 0;
 
+err_rxq:
+	nmx_rxq_unregister(nrxq);
 err_pool:
 	page_pool_destroy(pp);
 err_napi:
@@ -799,6 +867,47 @@ static int nmxt_stats_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(nmxt_stats);
+
+struct net_device *nmxt_test_port(unsigned int port)
+{
+	return port < NMXT_PORTS ? nmxt_ports[port]->netdev : NULL;
+}
+EXPORT_SYMBOL_GPL(nmxt_test_port);
+
+bool nmxt_test_has_restart(void)
+{
+	return restart;
+}
+EXPORT_SYMBOL_GPL(nmxt_test_has_restart);
+
+int nmxt_test_posted(struct net_device *dev, u32 queue, u32 *pages,
+		     u32 *devmem)
+{
+	struct nmxt_port *port = netdev_priv(dev);
+	struct nmxt_rxq *rq;
+	u32 i, n = 0;
+
+	if (dev->netdev_ops != &nmxt_netdev_ops)
+		return -ENODEV;
+	if (queue >= port->nr_rxq)
+		return -ERANGE;
+	rq = &port->rxq[queue];
+	*devmem = 0;
+	rtnl_lock();
+	/* RTNL keeps the queue up or down; a running one is stopped to count. */
+	if (rq->up)
+		napi_disable(&rq->napi);
+	for (i = rq->head; i != rq->tail; i++, n++)
+		*devmem += nmx_buf_is_devmem(rq->ring[i & nmxt_ring_mask]);
+	if (rq->up) {
+		napi_enable(&rq->napi);
+		nmxt_kick(rq);
+	}
+	rtnl_unlock();
+	*pages = n - *devmem;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(nmxt_test_posted);
 
 static void nmxt_debugfs_init(void)
 {
