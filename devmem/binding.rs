@@ -24,7 +24,8 @@
 use super::layout::{self, Segment};
 use super::pool::{Pool, QueueCache, Record, Return, StateError};
 use crate::ffi::{
-    self, eopnotsupp, DeviceRef, DmaBuf, Mapping, Net, NetDevPtr, NetDevice, RcuReadGuard, Vmap,
+    self, eopnotsupp, BhGuard, DeviceRef, DmaBuf, Mapping, Net, NetDevPtr, NetDevice, RcuReadGuard,
+    Vmap,
 };
 use crate::registry::{self, MAX_QUEUES};
 use crate::rxq::Rxq;
@@ -114,8 +115,9 @@ pub(crate) struct Binding {
     /// events); never taken on the data path.
     #[pin]
     ctl: Mutex<()>,
-    /// Device I/O, taken away when the device is removed. A `SpinLock` of the kernel crate:
-    /// only process context takes it.
+    /// Device I/O, taken away when the device is removed. A `SpinLock` of the kernel crate,
+    /// always taken with softirqs disabled ([`BhGuard`]): the test NIC's CPU-copy "DMA"
+    /// reaches it from NAPI.
     #[pin]
     io: kernel::sync::SpinLock<Option<DeviceIo>>,
     _dmabuf: DmaBuf,
@@ -386,7 +388,12 @@ impl Binding {
         self.detach_queues(|_| true);
         self.ifindex.store(0, Ordering::Relaxed);
         self.netdev.store(core::ptr::null_mut(), Ordering::Relaxed);
-        let io = self.io.lock().take();
+        let io = {
+            let _bh = BhGuard::new();
+            let taken = self.io.lock().take();
+            taken
+        };
+        // Unmapped and detached here, outside the lock: process context.
         drop(io);
     }
 
@@ -521,7 +528,9 @@ impl Binding {
             return Err(ffi::emsgsize());
         }
         let at = (index as usize) * (self.chunk_size as usize) + offset as usize;
-        match &*self.io.lock() {
+        let _bh = BhGuard::new();
+        let io = self.io.lock();
+        match &*io {
             Some(DeviceIo { vmap: Some(v), .. }) => v.write(at, data),
             Some(_) => Err(eopnotsupp()),
             None => Err(ENODEV),
