@@ -29,3 +29,8 @@ pub(crate) mod stack;
 
 #[path = "binding.rs"]
 pub(crate) mod binding;
+
+/// Sets how long remote returners linger in the return window (tests only).
+pub(crate) fn platform_delay(us: u32) {
+    platform::RETURN_DELAY_US.store(us, core::sync::atomic::Ordering::Relaxed);
+}

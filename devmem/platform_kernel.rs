@@ -51,3 +51,18 @@ impl<T> Lock<T> {
         f(&mut guard)
     }
 }
+
+/// Microseconds a returner spins in [`return_window`]: 0 except in tests that widen the
+/// window (`nmx_testing_set_return_delay()`).
+pub(crate) static RETURN_DELAY_US: core::sync::atomic::AtomicU32 =
+    core::sync::atomic::AtomicU32::new(0);
+
+/// A returner is still in pool code after its chunk became visible to others: the window a
+/// binding's release must wait out (an RCU grace period). Tests widen it.
+#[inline]
+pub(crate) fn return_window() {
+    let us = RETURN_DELAY_US.load(core::sync::atomic::Ordering::Relaxed);
+    if us != 0 {
+        crate::ffi::udelay(us);
+    }
+}

@@ -239,6 +239,12 @@ pub extern "C" fn nmx_testing_audit(id: u32) -> c_int {
     }
 }
 
+/// `nmx_testing_set_return_delay()` (namespace NMX_TESTING).
+#[no_mangle]
+pub extern "C" fn nmx_testing_set_return_delay(us: u32) {
+    crate::devmem::platform_delay(us);
+}
+
 /// `nmx_devmem_chunk_size()`.
 ///
 /// # Safety

@@ -77,6 +77,7 @@ extern "C" {
     fn rtnl_unlock();
     fn get_device(dev: *mut Device) -> *mut Device;
     fn put_device(dev: *mut Device);
+    fn nmx_shim_udelay(us: u32);
     fn nmx_shim_rcu_read_lock();
     fn nmx_shim_rcu_read_unlock();
     fn nmx_shim_local_bh_disable();
@@ -141,6 +142,12 @@ extern "C" {
 pub(crate) fn synchronize_rcu() {
     // SAFETY: Every caller runs in process context (they hold sleeping locks or none).
     unsafe { synchronize_rcu_raw() }
+}
+
+/// Busy-waits `us` microseconds (tests only: see `platform::return_window`).
+pub(crate) fn udelay(us: u32) {
+    // SAFETY: `udelay` may be called in any context.
+    unsafe { nmx_shim_udelay(us) }
 }
 
 /// An RCU read-side critical section, held while the guard lives. Hand-rolled: the 6.12

@@ -12,6 +12,7 @@
  * No policy lives here: every decision is made by the Rust side.
  */
 #include <linux/dma-buf.h>
+#include <linux/delay.h>
 #include <linux/dma-mapping.h>
 #include <linux/iosys-map.h>
 #include <linux/kmemleak.h>
@@ -60,6 +61,7 @@ NMX_EXPORT_RUST(nmx_binding_release);
 EXPORT_SYMBOL_NS_GPL(nmx_testing_rxq_cpu_copy, NMX_TESTING);
 EXPORT_SYMBOL_NS_GPL(nmx_testing_cpu_write, NMX_TESTING);
 EXPORT_SYMBOL_NS_GPL(nmx_testing_audit, NMX_TESTING);
+EXPORT_SYMBOL_NS_GPL(nmx_testing_set_return_delay, NMX_TESTING);
 
 void nmx_shim_devmem_live_inc(void)
 {
@@ -82,6 +84,11 @@ void nmx_shim_registry_lock(void)
 void nmx_shim_registry_unlock(void)
 {
 	mutex_unlock(&nmx_registry_mutex);
+}
+
+void nmx_shim_udelay(u32 us)
+{
+	udelay(us);
 }
 
 void nmx_shim_rcu_read_lock(void)

@@ -33,6 +33,7 @@ void nmx_shim_devmem_live_inc(void);
 void nmx_shim_devmem_live_dec(void);
 void nmx_shim_registry_lock(void);
 void nmx_shim_registry_unlock(void);
+void nmx_shim_udelay(u32 us);
 void nmx_shim_rcu_read_lock(void);
 void nmx_shim_rcu_read_unlock(void);
 void nmx_shim_local_bh_disable(void);

@@ -823,6 +823,9 @@ impl Pool {
             self.stats.ring_full.fetch_add(1, Ordering::Relaxed);
             return self.free_one(idx);
         }
+        // From here our chunk may be drained (and the pool released) by others, while we still
+        // read the pool below: the window the kernel's RCU grace period covers.
+        super::platform::return_window();
         // Pairs with the fence in `detach_queue`: either its drain finds our entry, or we see
         // `detached` and drain the ring ourselves (it is multi-consumer).
         fence(Ordering::SeqCst);

@@ -30,4 +30,11 @@ int nmx_testing_cpu_write(const struct nmx_chunk *chunk, u32 offset,
  */
 int nmx_testing_audit(u32 id);
 
+/*
+ * Widen the window in which a remote returner is still inside pool code after
+ * its chunk became visible to others (0: off). Lets a test make a release
+ * without its RCU grace period fail under KASAN instead of by luck.
+ */
+void nmx_testing_set_return_delay(u32 us);
+
 #endif /* _NMX_TESTING_H */
