@@ -6,14 +6,14 @@
 # (default /var/cache/netmem), outside the repo, so a second run is fast.
 #
 # Module sources are built by Kbuild (see ./Kbuild) against either kernel flavour:
-#   make modules FLAVOUR=test|bench      out/<flavour>/*.ko
+#   make modules FLAVOUR=test|bench|race out/<flavour>/*.ko
 #   make rust-analyzer                   rust-project.json for the kernel crates
 
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 FLAVOUR ?= test
 
-.PHONY: all deps kernel modules cli host-test check test run bench objdump rust-analyzer clean
+.PHONY: all deps kernel modules cli host-test check test vm-selftest run bench objdump rust-analyzer clean
 
 all: test
 
@@ -39,6 +39,10 @@ check: deps
 
 test: deps
 	@ci/test.sh
+
+# Planted-defect check of the VM harness's splat matcher (one boot of the test kernel).
+vm-selftest: deps
+	@ci/vm-selftest.sh
 
 run: deps
 	@ci/run.sh

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build netmem's kernel modules for one kernel flavour.
 #
-#   ci/modules.sh test|bench [make args...]
+#   ci/modules.sh test|bench|race [make args...]
 #
-# Modules built against the debug and the bench kernel differ, so each flavour builds in
-# its own copy of the module sources, out/<flavour>/ (mtimes kept: rebuilds stay incremental).
+# Modules built against the debug, bench and race (KCSAN) kernels differ, so each flavour
+# builds in its own copy of the module sources, out/<flavour>/ (mtimes kept: rebuilds stay
+# incremental). NMX_MODULES_OUT overrides the output directory.
 set -euo pipefail
-flavour=${1:?usage: ci/modules.sh test|bench}
+flavour=${1:?usage: ci/modules.sh test|bench|race}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)

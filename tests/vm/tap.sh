@@ -40,6 +40,6 @@ wait_for() {
 
 tap_done() {
 	echo "1..$tap_n"
-	rm -f "$tap_log"
+	rm -f "$tap_log" "$tap_log".*
 	[ "$tap_fail" = 0 ]
 }
