@@ -106,9 +106,11 @@ extern "C" {
     fn nmx_shim_netdev_real_num_rx_queues(dev: *const NetDevice) -> u32;
     fn nmx_shim_netdev_net(dev: *const NetDevice) -> *mut Net;
 
-    pub(crate) fn nmx_shim_init() -> c_int;
-    pub(crate) fn nmx_shim_exit_sources();
-    pub(crate) fn nmx_shim_exit_wq();
+    fn nmx_shim_check_magic() -> c_int;
+    fn nmx_shim_wq_init() -> c_int;
+    fn nmx_shim_wq_exit();
+    fn nmx_shim_sources_init() -> c_int;
+    fn nmx_shim_sources_exit();
 
     fn nmx_shim_req_attr_missing(info: *mut GenlInfo, ty: u32) -> bool;
     fn nmx_shim_nla_u32(nla: *const Nlattr) -> u32;
@@ -213,6 +215,55 @@ impl Drop for Rtnl {
     fn drop(&mut self) {
         // SAFETY: Taken in `lock` by this task.
         unsafe { rtnl_unlock() }
+    }
+}
+
+/// Module-lifetime registrations, each undone by its `Drop`. The module struct holds them
+/// in teardown order (see `netmem_rs.rs`).
+pub(crate) mod reg {
+    use super::*;
+
+    /// The chunk signature C compares with is the one the pool writes (checked at load).
+    pub(crate) fn check_magic() -> Result {
+        // SAFETY: Compares two constants; no state.
+        to_result(unsafe { nmx_shim_check_magic() })
+    }
+
+    /// netmem's workqueue; dropping it drains what is queued (binding releases).
+    pub(crate) struct Workqueue(());
+
+    impl Workqueue {
+        pub(crate) fn new() -> Result<Self> {
+            // SAFETY: Module init, once; undone by `drop`.
+            to_result(unsafe { nmx_shim_wq_init() })?;
+            Ok(Workqueue(()))
+        }
+    }
+
+    impl Drop for Workqueue {
+        fn drop(&mut self) {
+            // SAFETY: Allocated in `new`; the fields dropped before this one stopped every
+            // source of new work.
+            unsafe { nmx_shim_wq_exit() }
+        }
+    }
+
+    /// The netdev notifier and the bind-dmabuf family: where requests and events come from.
+    pub(crate) struct Sources(());
+
+    impl Sources {
+        pub(crate) fn new() -> Result<Self> {
+            // SAFETY: Module init, once, after the workqueue exists; undone by `drop`.
+            to_result(unsafe { nmx_shim_sources_init() })?;
+            Ok(Sources(()))
+        }
+    }
+
+    impl Drop for Sources {
+        fn drop(&mut self) {
+            // SAFETY: Registered in `new`; unregistering waits for running handlers.
+            unsafe { nmx_shim_sources_exit() }
+        }
     }
 }
 

@@ -32,31 +32,36 @@ module! {
     license: "GPL",
 }
 
-struct Netmem;
+/// The module: its registrations, in teardown order (fields drop top to bottom).
+struct Netmem {
+    /// No new requests or device events once dropped.
+    _sources: ffi::reg::Sources,
+    /// Unbinds every binding when dropped.
+    _bindings: registry::Bindings,
+    /// Drains the queued binding releases when dropped.
+    _wq: ffi::reg::Workqueue,
+    /// Frees what is left when dropped (nothing a driver could still return: drivers hold a
+    /// reference on netmem.ko).
+    _table: registry::Table,
+}
 
 impl kernel::Module for Netmem {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: Called once, from module init, before anything else in the module runs.
-        kernel::error::to_result(unsafe { ffi::nmx_shim_init() })?;
+        ffi::reg::check_magic()?;
+        let table = registry::Table;
+        let wq = ffi::reg::Workqueue::new()?;
+        let bindings = registry::Bindings;
+        let sources = ffi::reg::Sources::new()?;
         pr_info!(
             "netmem: loaded (devmem chunk descriptor: {} bytes)\n",
             core::mem::size_of::<devmem::chunk::Chunk>()
         );
-        Ok(Netmem)
-    }
-}
-
-impl Drop for Netmem {
-    fn drop(&mut self) {
-        // Order: stop requests and events, unbind everything, run the releases that got
-        // queued (destroying the workqueue drains it), then free what is left.
-        // SAFETY: Module exit; `init` succeeded.
-        unsafe { ffi::nmx_shim_exit_sources() };
-        registry::shutdown_start();
-        // SAFETY: As above; nothing queues work any more (no binding can be drained by a
-        // driver: drivers hold a reference on netmem.ko, so none is left).
-        unsafe { ffi::nmx_shim_exit_wq() };
-        registry::shutdown_finish();
+        Ok(Netmem {
+            _sources: sources,
+            _bindings: bindings,
+            _wq: wq,
+            _table: table,
+        })
     }
 }
 

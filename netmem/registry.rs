@@ -332,18 +332,33 @@ pub(crate) fn owner_gone(owner: Owner) {
     });
 }
 
-/// Module exit: unbind every binding; the caller then runs queued releases
-/// ([`shutdown_finish`]). Netlink and the notifiers are gone, and so are all drivers.
-pub(crate) fn shutdown_start() {
-    for_each_binding(0, |b| {
-        b.unbind(false);
-        true
-    });
+/// Owns the bindings' unbinding at module exit: dropped after netlink and the notifiers
+/// (no new requests or events) and before the workqueue (which then runs the releases the
+/// unbinds queued).
+pub(crate) struct Bindings;
+
+impl Drop for Bindings {
+    fn drop(&mut self) {
+        for_each_binding(0, |b| {
+            b.unbind(false);
+            true
+        });
+    }
 }
 
-/// Module exit, after queued releases ran: free what is left, whatever its chunks say (no
-/// driver is left to return them: drivers hold a reference on netmem.ko), and stray rxqs.
-pub(crate) fn shutdown_finish() {
+/// Owns what is left at the very end of module exit: bindings whose chunks a (gone) driver
+/// never returned, and stray rxqs.
+pub(crate) struct Table;
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        shutdown_finish();
+    }
+}
+
+/// Frees what is left, whatever its chunks say (no driver is left to return them: drivers
+/// hold a reference on netmem.ko), and stray rxqs.
+fn shutdown_finish() {
     for_each_binding(0, |b| {
         if let Some(table_ref) = unpublish(b.id, b) {
             ffi::synchronize_rcu();

@@ -292,26 +292,42 @@ void *nmx_shim_sock_priv(struct sk_buff *skb, bool create)
 	return priv;
 }
 
-int nmx_shim_init(void)
+/* The signature drivers compare with must be the one the Rust pool writes. */
+int nmx_shim_check_magic(void)
 {
-	int err;
-
-	/* The signature drivers compare with is the one the Rust pool writes. */
 	if (nmx_rs_devmem_magic() != NMX_DEVMEM_MAGIC) {
 		pr_err("netmem: NMX_DEVMEM_MAGIC %#lx differs from the pool's %#llx\n",
 		       NMX_DEVMEM_MAGIC, nmx_rs_devmem_magic());
 		return -EINVAL;
 	}
+	return 0;
+}
 
+int nmx_shim_wq_init(void)
+{
 	nmx_wq = alloc_workqueue("nmx", WQ_UNBOUND, 0);
-	if (!nmx_wq)
-		return -ENOMEM;
+	return nmx_wq ? 0 : -ENOMEM;
+}
+
+/* Drains what is queued (binding releases), then frees the workqueue. */
+void nmx_shim_wq_exit(void)
+{
+	destroy_workqueue(nmx_wq);
+}
+
+/* Where requests and events come from: the netdev notifier and the family. */
+int nmx_shim_sources_init(void)
+{
+	int err;
+
 	err = register_netdevice_notifier(&nmx_shim_netdev_nb);
 	if (err)
-		goto err_wq;
+		return err;
 	err = genl_register_family(&bind_dmabuf_nl_family);
-	if (err)
-		goto err_netdev;
+	if (err) {
+		unregister_netdevice_notifier(&nmx_shim_netdev_nb);
+		return err;
+	}
 	/*
 	 * genetlink hangs the per-socket table off our family, which lives in
 	 * the module's ro_after_init section: kmemleak scans only a module's
@@ -319,25 +335,12 @@ int nmx_shim_init(void)
 	 */
 	kmemleak_not_leak(bind_dmabuf_nl_family.sock_privs);
 	return 0;
-
-err_netdev:
-	unregister_netdevice_notifier(&nmx_shim_netdev_nb);
-err_wq:
-	destroy_workqueue(nmx_wq);
-	return err;
 }
 
-/* First half of module exit: no new requests, no new events. */
-void nmx_shim_exit_sources(void)
+void nmx_shim_sources_exit(void)
 {
 	genl_unregister_family(&bind_dmabuf_nl_family);
 	unregister_netdevice_notifier(&nmx_shim_netdev_nb);
-}
-
-/* Second half, after Rust tore the bindings down: run what is queued. */
-void nmx_shim_exit_wq(void)
-{
-	destroy_workqueue(nmx_wq);
 }
 
 /* Generic netlink requests and replies. */

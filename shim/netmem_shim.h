@@ -25,9 +25,11 @@ struct workqueue_struct;
 void nmx_rs_netdev_unregister(struct net_device *dev, bool removal);
 u64 nmx_rs_devmem_magic(void);
 
-int nmx_shim_init(void);
-void nmx_shim_exit_sources(void);
-void nmx_shim_exit_wq(void);
+int nmx_shim_check_magic(void);
+int nmx_shim_wq_init(void);
+void nmx_shim_wq_exit(void);
+int nmx_shim_sources_init(void);
+void nmx_shim_sources_exit(void);
 
 void nmx_shim_devmem_live_inc(void);
 void nmx_shim_devmem_live_dec(void);

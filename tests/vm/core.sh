@@ -13,4 +13,8 @@ ip netns exec a ip addr add 10.0.0.1/24 dev nmxt0
 ip netns exec a ip link set nmxt0 up
 ip netns exec b ip addr add 10.0.0.2/24 dev nmxt1
 ip netns exec b ip link set nmxt1 up
-ip netns exec b python3 tests/vm/core_nl.py
+ip netns exec b python3 tests/vm/core_nl.py || exit 1
+ip netns del a
+ip netns del b
+rmmod nmx_testnic
+rmmod netmem
