@@ -12,8 +12,8 @@
 # (out/FLAVOUR/Module.symvers from ci/modules.sh; NMX_MODULES_OUT overrides the directory).
 #
 # The build is cached in $NETMEM_CACHE/drivers/DRIVER-FLAVOUR-HASH/, HASH covering the
-# series, netmem's headers, the kernel build directory and this script: a warm run
-# rebuilds nothing. The module keeps its in-tree name (vmxnet3.ko, PCI driver "vmxnet3"):
+# series, netmem's headers, the kernel build directory, netmem's Module.symvers and this
+# script: a warm run rebuilds nothing. The module keeps its in-tree name (vmxnet3.ko, PCI driver "vmxnet3"):
 # never load the in-tree module in the same guest.
 set -euo pipefail
 
@@ -47,7 +47,7 @@ mods=${NMX_MODULES_OUT:-$repo/out/$flavour}
 symvers=$mods/Module.symvers
 [ -f "$symvers" ] || { log "no $symvers: run ci/modules.sh $flavour first"; exit 2; }
 
-hash=$( (cat "$series"/*.patch; cat "$repo"/netmem/include/nmx/*.h; echo "$kdir"; cat "$0") |
+hash=$( (cat "$series"/*.patch; cat "$repo"/netmem/include/nmx/*.h; echo "$kdir"; cat "$0" "$symvers") |
 	sha256sum | cut -c1-12)
 out=$cache/drivers/$drv-$flavour-$hash
 mkdir -p "$cache/drivers"
