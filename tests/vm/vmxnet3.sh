@@ -51,6 +51,10 @@ host_run() {
 	[ -n "$kdir" ] || kdir=$(ci/kernel.sh "$flavour")
 	mods=${NMX_MODULES_OUT:-$repo/out/$flavour}
 	[ -f "$mods/netmem.ko" ] || { echo "vmxnet3.sh: no $mods/netmem.ko: run ci/modules.sh $flavour" >&2; exit 2; }
+	# The guest mounts tmpfs over these: modules there would not be found.
+	case "$mods" in /tmp/*|/var/tmp/*|/run/*|/root/*)
+		echo "vmxnet3.sh: $mods is hidden in the guest (tmpfs there)" >&2; exit 2 ;;
+	esac
 	ko=$(ci/drivers.sh --kernel "$kdir" vmxnet3 "$flavour")
 	PATH=$HOME/.cargo/bin:$PATH cargo build --release -q -p netmemctl
 	mkdir -p "$(dirname "$logf")"
