@@ -265,4 +265,17 @@ kill "$hold" 2>/dev/null
 wait "$hold" 2>/dev/null
 check "no binding left once its holder exits" sh -c "! $CLI show --json | grep -q '\"id\"'"
 [ "$own_netmem" = 0 ] || check "rmmod netmem" rmmod netmem
+
+# DMA-API debug watched every map, sync and unmap of both NICs (page_pool pages, rings,
+# the udmabuf's sg_table) and checked at driver release that nothing stayed mapped.
+dd=/sys/kernel/debug/dma-api
+if [ -r $dd/error_count ]; then
+	if [ "$(cat $dd/disabled)" = N ] && [ "$(cat $dd/error_count)" = 0 ]; then
+		ok "DMA-API debug active and quiet (error_count 0, $(cat $dd/nr_total_entries) entries)"
+	else
+		nok "DMA-API debug: disabled=$(cat $dd/disabled) error_count=$(cat $dd/error_count)"
+	fi
+else
+	echo "# no $dd (kernel without DMA_API_DEBUG)"
+fi
 tap_done
