@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build (or reuse) a netmem kernel flavour in the cache and print its build directory.
 #
-#   ci/kernel.sh test|bench
+#   ci/kernel.sh test|bench|race
 #
 # The cache lives outside the repo ($NETMEM_CACHE, default /var/cache/netmem) so it survives a
 # fresh clone. A build is keyed on the kernel version and the hash of the config fragments, so a
 # change to ci/kconfig/ builds a new tree and an unchanged one is reused at once.
 set -euo pipefail
 
-flavour=${1:?usage: ci/kernel.sh test|bench}
+flavour=${1:?usage: ci/kernel.sh test|bench|race}
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${NETMEM_CACHE:-/var/cache/netmem}
 tarball=/usr/src/linux-source-6.12.tar.xz

@@ -27,6 +27,13 @@ suite=${NMX_SUITE:-full}
 
 echo "# netmem in-VM suite ($suite) on $(uname -r), $(nproc) CPUs"
 
+# The race kernel builds KCSAN in but off (no KCSAN_EARLY_ENABLE): switch it on before
+# anything of ours loads, or the race suite checks nothing.
+KCSAN=/sys/kernel/debug/kcsan
+if [ "$suite" = race ]; then
+	check "KCSAN on" sh -c "echo on >$KCSAN && grep -qx 'enabled: 1' $KCSAN"
+fi
+
 # netmem's exported API, read from the sources the modules were built from: every
 # EXPORT_SYMBOL*(sym[, ns]) or NMX_EXPORT_RUST(sym) statement (macro definitions excluded).
 api=$(cat "$M"/shim/*.c |
@@ -114,6 +121,13 @@ if [ "$suite" = race ]; then
 		fi
 	done
 	[ "$found" = 1 ] || echo "# no tests/vm/race-*.sh yet"
+	# KCSAN reports fail the run through ci/vm.sh; here only proof that it was watching.
+	w=$(sed -n 's/^setup_watchpoints: //p' $KCSAN)
+	if [ "${w:-0}" -gt 0 ]; then
+		ok "KCSAN was watching: $(grep -E '^(setup_watchpoints|data_races|no_capacity):' $KCSAN | tr '\n' ' ')"
+	else
+		nok "KCSAN set up no watchpoint"; diag $KCSAN
+	fi
 	check "rmmod nmx_testnic" rmmod nmx_testnic
 	check "rmmod netmem" rmmod netmem
 	tap_done
