@@ -23,6 +23,7 @@ plants=(
 	"warning|WARNING: CPU: 1 PID: 42 at net/core/page_pool.c:1097 page_pool_release_retry+0x1a/0x40"
 	"kasan|KASAN: null-ptr-deref in range [0x0000000000000000-0x0000000000000007]"
 	"lockdep|WARNING: possible circular locking dependency detected"
+	"lockdep-off|turning off the locking correctness validator."
 	"hung-task|INFO: task kworker/1:2:87 blocked for more than 122 seconds."
 	"rcu-stall|rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:"
 	"rcu-self|rcu: INFO: rcu_preempt self-detected stall on CPU"

@@ -42,7 +42,7 @@ done
 # Splats: anything here fails the run. Deliberately broad (a new kind of report should fail
 # loudly rather than pass silently); NMX-EXPECT on a line exempts it (a test that provokes
 # a report on purpose says so).
-splat_re='BUG: |WARNING: |Oops|kernel BUG|KASAN|UBSAN|KFENCE|possible circular locking|possible recursive locking|inconsistent lock state|lockdep|unreferenced object|stalled pool shutdown|DMA-API: |Call Trace:|general protection fault|refcount_t: |list_add corruption|list_del corruption|INFO: task .* blocked|blocked for more than|rcu: INFO: |detected stalls|self-detected stall|detected expedited stalls|RCU stall|soft lockup|hard LOCKUP|Kernel panic'
+splat_re='BUG: |WARNING: |Oops|kernel BUG|KASAN|UBSAN|KFENCE|possible circular locking|possible recursive locking|inconsistent lock state|lockdep is turned off|turning off the locking correctness validator|DEBUG_LOCKS_WARN_ON|unreferenced object|stalled pool shutdown|DMA-API: |Call Trace:|general protection fault|refcount_t: |list_add corruption|list_del corruption|INFO: task .* blocked|blocked for more than|rcu: INFO: |detected stalls|self-detected stall|detected expedited stalls|RCU stall|soft lockup|hard LOCKUP|Kernel panic'
 # ...except dma-debug's informational notices (its errors come through WARN(), with the
 # device, "[device address=...]" and a "WARNING:" line, and stay splats).
 info_re='DMA-API: (dma_debug_entry pool grown to|preallocated [0-9]+ debug entries|debugging enabled by kernel config|switching off dma-debug driver filter|enable driver filter for driver)|NMX-EXPECT'
