@@ -43,9 +43,29 @@ port_up() {
 		ip -n "$1" link set lo up
 }
 
-# no_binding NS: binding-get in netns NS dumps nothing.
+# no_binding NS: binding-get in netns NS succeeds and dumps nothing.
 no_binding() {
-	! ip netns exec "$1" $CLI show --json 2>/dev/null | grep -q '"id"'
+	out=$(ip netns exec "$1" $CLI show --json) && ! echo "$out" | grep -q '"id"'
+}
+
+# alive PID: PID runs (not a zombie).
+alive() {
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# unbound_by_move ID NS: binding ID was unbound while its owner held it. Either the owner
+# (recv) still runs and binding-get in NS finds the binding draining or gone, or the owner
+# stopped on its own because rx-read said the binding was gone.
+unbound_by_move() {
+	if alive "$recvpid"; then
+		out=$(ip netns exec "$2" $CLI show --id "$1" --json 2>&1)
+		case "$out" in
+		*ENOENT*|*'"state": "draining"'*) return 0 ;;
+		esac
+		return 1
+	fi
+	grep -q "rx-read failed.*ENOENT" /tmp/move-recv.err
 }
 
 log0=$(dmesg | wc -l)
@@ -61,13 +81,14 @@ r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	# Bound with the ring full of chunks (restart hook) and frames landing in them.
 	ip netns exec $from $CLI recv --ifname nmxt1 --queue 1 --udmabuf 4M --port 9001 \
-		--for 60 -q --json >/tmp/move-recv.json 2>/tmp/move-recv.err &
+		--for 600 -q --json >/tmp/move-recv.json 2>/tmp/move-recv.err &
 	recvpid=$!
 	if ! wait_for 60 sh -c "ip netns exec $from $CLI show --json | grep -q '\"id\"'"; then
 		nok "round $r: recv did not bind in $from"; diag /tmp/move-recv.err
 		break
 	fi
-	$A $CLI send --dst $ipb --port 9001 --count 1000000 --size 1200 >/dev/null 2>&1 &
+	$A $CLI send --dst $ipb --port 9001 --count 1000000 --size 1200 --rate 2000 \
+		>/dev/null 2>&1 &
 	sendpid=$!
 	sleep 1
 	ip netns exec $from $CLI show --json >/tmp/move-before.json 2>&1
@@ -78,21 +99,25 @@ while [ "$r" -le "$ROUNDS" ]; do
 	else
 		nok "round $r: no chunk posted before the move"; diag /tmp/move-before.json
 	fi
+	t0=$(date +%s)
 	if ip -n $from link set nmxt1 netns $to 2>/tmp/move-ip.err; then
-		ok "round $r: moved nmxt1 from $from to $to with a live binding under traffic"
+		ok "round $r: moved nmxt1 from $from to $to with a live binding under traffic ($(( $(date +%s) - t0 )) s)"
 	else
 		nok "round $r: ip link set nmxt1 netns $to"; diag /tmp/move-ip.err
 		break
 	fi
-	if wait_for 20 no_binding $from; then
-		ok "round $r: the move unbound it and its chunks came home (binding gone)"
+	# Its owner still holds it: only the move can have unbound it.
+	id=$(grep -o '"id": *[0-9]*' /tmp/move-before.json | head -n1 | grep -o '[0-9]*$')
+	if wait_for 20 unbound_by_move "$id" $from; then
+		ok "round $r: the move unbound binding $id while its owner held it, and its chunks came home"
 	else
-		nok "round $r: binding still there 20 s after the move"
-		ip netns exec $from $CLI show --json 2>&1 | diag /dev/stdin
-		diag /tmp/move-before.json
+		nok "round $r: binding $id not unbound by the move (owner alive: $(alive $recvpid && echo yes || echo no))"
+		ip netns exec $from $CLI show --id "$id" --json 2>&1 | sed "s/^/# /"
+		diag /tmp/move-before.json /tmp/move-recv.err
 	fi
 	kill "$sendpid" 2>/dev/null; wait "$sendpid" 2>/dev/null; sendpid=
 	kill "$recvpid" 2>/dev/null; wait "$recvpid" 2>/dev/null; recvpid=
+	check "round $r: no binding left in $from once its owner exited" wait_for 20 no_binding $from
 	check "round $r: dma-buf released once its owner exited" \
 		wait_for 20 sh -c '! grep -q udmabuf /sys/kernel/debug/dma_buf/bufinfo'
 
