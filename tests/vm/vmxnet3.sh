@@ -59,7 +59,8 @@ host_run() {
 	PATH=$HOME/.cargo/bin:$PATH cargo build --release -q -p netmemctl
 	mkdir -p "$(dirname "$logf")"
 	NMX_VM_QEMU_ARGS=$(qemu_args $iommu) ci/vm.sh --kernel "$kdir" --timeout "${NMX_VM_TIMEOUT:-900}" \
-		--log "$logf" -- tests/vm/vmxnet3.sh guest "$mods" "$ko"
+		--log "$logf" -- env NMX_VMX_OUT="$repo/out/vmxnet3-$flavour" \
+		tests/vm/vmxnet3.sh guest "$mods" "$ko"
 }
 
 case "${1:-}" in
@@ -87,8 +88,9 @@ SIZE=${NMX_VMX_SIZE:-1400}
 RATE=${NMX_VMX_RATE:-4000}
 IPR=10.77.0.1
 IPS=10.77.0.2
-out=/run/nmx/vmxnet3
-mkdir -p "$out"
+# Results (netmemctl's JSON) land in the repo when the host asked for them (make run).
+out=${NMX_VMX_OUT:-/run/nmx/vmxnet3}
+rm -rf "$out" && mkdir -p "$out"
 
 echo "# vmxnet3 + netmem on $(uname -r): $(cat /sys/bus/pci/devices/*/device | grep -c 0x07b0) vmxnet3 NICs," \
 	"IOMMU groups: $(ls /sys/kernel/iommu_groups 2>/dev/null | wc -l)," \
