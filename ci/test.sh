@@ -42,4 +42,16 @@ step "VM race suite (KCSAN): module load, KTAP suite, tests/vm/race-*.sh"
 # also reports benign core races (hrtimer_active from the tick, filemap_fault) every run.
 ci/vm.sh --kernel "$rkdir" --kcsan-scope netmem --timeout "${NMX_VM_TIMEOUT:-1500}" \
 	--log out/logs/race-console.log -- env NMX_SUITE=race tests/vm/run.sh out/race
+step "drivers: audit of the patched RX paths (and the audit's own planted failure)"
+ci/driver-audit.sh >/dev/null
+ci/driver-audit.sh --selftest >/dev/null
+step "drivers: patched vmxnet3, gve, mlx5 (cached on the series and netmem's headers)"
+vmx_ko=$(ci/drivers.sh --kernel "$kdir" vmxnet3 test)
+# shellcheck disable=SC2207
+drv_kos=($(ci/drivers-mlx5-gve.sh --kernel "$kdir" all test))
+step "VM: patched gve and mlx5_core load, import netmem's API, unload clean"
+ci/vm.sh --kernel "$kdir" --timeout "${NMX_VM_TIMEOUT:-900}" --log out/logs/drivers-load-console.log \
+	-- sh tests/vm/drivers-load.sh out/test "${drv_kos[@]}" --dep "$kdir/lib/dim/dimlib.ko"
+step "VM: patched vmxnet3 end to end with device DMA ($vmx_ko)"
+tests/vm/vmxnet3.sh run --kernel "$kdir"
 step "all passed"
