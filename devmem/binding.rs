@@ -475,7 +475,7 @@ impl Binding {
         let ret = match q {
             Some(q)
                 if !q.detached.load(Ordering::Acquire)
-                    && q.rxq.load(Ordering::Relaxed) == rxq as *const Rxq as *mut Rxq =>
+                    && core::ptr::eq(q.rxq.load(Ordering::Relaxed), rxq) =>
             {
                 // SAFETY: As in `alloc`: the queue is attached to the caller's rxq, whose
                 // NAPI context we run in, and we are inside an RCU read-side section.
@@ -503,7 +503,13 @@ impl Binding {
     }
 
     /// A received chunk: record it for the owner.
-    pub(crate) fn rx_complete(&self, index: u32, offset: u32, len: u32, rcu: &RcuReadGuard) -> Result {
+    pub(crate) fn rx_complete(
+        &self,
+        index: u32,
+        offset: u32,
+        len: u32,
+        rcu: &RcuReadGuard,
+    ) -> Result {
         if offset
             .checked_add(len)
             .map_or(true, |end| end > self.chunk_size)

@@ -198,13 +198,13 @@ pub unsafe extern "C" fn bind_dmabuf_nl_binding_get_doit(
             .ok_or(ENOENT)
             .and_then(|b| put_binding(&mut msg, &b))
             .inspect_err(|&e| {
-            if e == ENOENT {
-                req.error(
-                    c"no such binding in the caller's network namespace",
-                    Some(id_attr),
-                );
-            }
-        })?;
+                if e == ENOENT {
+                    req.error(
+                        c"no such binding in the caller's network namespace",
+                        Some(id_attr),
+                    );
+                }
+            })?;
         msg.send(req)?;
         Ok(0)
     })
@@ -319,7 +319,10 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(
         })();
         if let Err(e) = sent {
             api::unread_records(id, records);
-            req.error(c"reply could not be queued (receive buffer full?); no record was taken", None);
+            req.error(
+                c"reply could not be queued (receive buffer full?); no record was taken",
+                None,
+            );
             return Err(e);
         }
         Ok(0)

@@ -246,7 +246,10 @@ pub(crate) fn bind(
         // unregistered, which takes RTNL too.
         if let Err(e) = unsafe { (*rxq).restart() } {
             b.unbind(true);
-            return Err(fail(e, c"the driver failed to restart the queue on the dma-buf"));
+            return Err(fail(
+                e,
+                c"the driver failed to restart the queue on the dma-buf",
+            ));
         }
     }
     Ok(b.id)

@@ -58,10 +58,11 @@ NMX_EXPORT_RUST(nmx_binding_info);
 NMX_EXPORT_RUST(nmx_binding_read);
 NMX_EXPORT_RUST(nmx_binding_release);
 /* Test devices only: a hardware driver has to import NMX_TESTING to reach these. */
-EXPORT_SYMBOL_NS_GPL(nmx_testing_rxq_cpu_copy, NMX_TESTING);
-EXPORT_SYMBOL_NS_GPL(nmx_testing_cpu_write, NMX_TESTING);
-EXPORT_SYMBOL_NS_GPL(nmx_testing_audit, NMX_TESTING);
-EXPORT_SYMBOL_NS_GPL(nmx_testing_set_return_delay, NMX_TESTING);
+#define NMX_EXPORT_RUST_TESTING(sym) EXPORT_SYMBOL_NS_GPL(sym, NMX_TESTING)
+NMX_EXPORT_RUST_TESTING(nmx_testing_rxq_cpu_copy);
+NMX_EXPORT_RUST_TESTING(nmx_testing_cpu_write);
+NMX_EXPORT_RUST_TESTING(nmx_testing_audit);
+NMX_EXPORT_RUST_TESTING(nmx_testing_set_return_delay);
 
 void nmx_shim_devmem_live_inc(void)
 {

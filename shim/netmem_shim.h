@@ -56,7 +56,6 @@ u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, u64 *dma, u64 *len, u32 max)
 void *nmx_shim_dmabuf_vmap(struct dma_buf *buf);
 void nmx_shim_dmabuf_vunmap(struct dma_buf *buf, void *vaddr);
 
-
 struct net_device *nmx_shim_dev_get_by_index(struct net *net, u32 ifindex);
 void nmx_shim_dev_put(struct net_device *dev);
 u32 nmx_shim_netdev_ifindex(const struct net_device *dev);

@@ -1997,6 +1997,104 @@ struct nmxs_case {
 	void (*run)(struct nmxs_run *t);
 };
 
+/*
+ * race_return_window: a remote returner that pushed its chunk into its
+ * queue's return ring is still inside pool code (netmem's test hook makes it
+ * linger there for NMXS_WINDOW_US) while the binding is unbound and its last
+ * chunk comes home. The pool must outlive that returner: unbind waits an RCU
+ * grace period after switching the queue, and the release another before it
+ * drops the table's reference. Without both, the binding is freed under the
+ * returner and KASAN reports its reads of the freed pool.
+ */
+#define NMXS_WINDOW_US		20000
+#define NMXS_WINDOW_ROUNDS	16
+
+struct nmxs_window {
+	struct nmx_rxq *rxq;
+	struct nmx_buf *buf;
+	struct completion started;
+	struct completion done;
+};
+
+static int nmxs_window_fn(void *arg)
+{
+	struct nmxs_window *w = arg;
+
+	complete(&w->started);
+	/* Process context, not the queue's NAPI: the ring path. */
+	nmx_put(w->rxq, w->buf, false);
+	complete(&w->done);
+	return 0;
+}
+
+static void nmxs_race_return_window(struct nmxs_run *t)
+{
+	struct nmx_rxq *rxq = nmxs_q[0].rxq;
+	struct nmx_buf *bufs[2] = {};
+	struct task_struct *task;
+	struct nmxs_window w;
+	u32 queue = 0, round;
+	int fd, id, cpu, baseline;
+
+	if (num_online_cpus() < 2) {
+		t->skip = "needs two online CPUs";
+		return;
+	}
+	fd = nmxs_xbuf_fd(NMXS_RACE_XBUF_PAGES);
+	if (fd < 0) {
+		NMXS_FAIL(t, "exporting a dma-buf: %d", fd);
+		return;
+	}
+	baseline = static_key_count(&nmx_devmem_live.key);
+	nmx_testing_set_return_delay(NMXS_WINDOW_US);
+	for (round = 0; round < NMXS_WINDOW_ROUNDS; round++) {
+		id = nmxs_bind(t, nmxs_netdev, &queue, 1, fd, NMXS_CHUNK, NULL);
+		if (id <= 0) {
+			NMXS_FAIL(t, "round %u: nmx_bind_dmabuf = %d", round, id);
+			break;
+		}
+		if (nmxs_alloc_n(rxq, bufs, 2) != 2 || nmxs_count_pages(t, bufs, 2)) {
+			NMXS_FAIL(t, "round %u: two devmem chunks", round);
+			nmxs_recycle_n(rxq, bufs, 2);
+			nmxs_unbind(t, id);
+			break;
+		}
+		w.rxq = rxq;
+		w.buf = bufs[0];
+		init_completion(&w.started);
+		init_completion(&w.done);
+		task = kthread_create(nmxs_window_fn, &w, "nmxs_window");
+		if (IS_ERR(task)) {
+			NMXS_FAIL(t, "kthread_create: %ld", PTR_ERR(task));
+			nmxs_recycle_n(rxq, bufs, 2);
+			nmxs_unbind(t, id);
+			break;
+		}
+		cpu = get_cpu();
+		put_cpu();
+		kthread_bind(task, cpumask_any_but(cpu_online_mask, cpu));
+		wake_up_process(task);
+		wait_for_completion(&w.started);
+		/* The returner is now inside its window, its chunk in the ring. */
+		usleep_range(NMXS_WINDOW_US / 4, NMXS_WINDOW_US / 2);
+		if (!NMXS_EQ(t, nmxs_unbind(t, id), 0))
+			break;
+		/* The last chunk home: drained, and the release begins. */
+		nmx_put(rxq, bufs[1], false);
+		bufs[0] = NULL;
+		bufs[1] = NULL;
+		wait_for_completion(&w.done);
+		if (!nmxs_wait_gone(id) || !nmxs_wait_key_count(baseline)) {
+			NMXS_FAIL(t, "round %u: binding %d not released", round, id);
+			break;
+		}
+	}
+	nmx_testing_set_return_delay(0);
+	nmxs_line("# %s: %u rounds, returner window %u us", t->name, round,
+		  NMXS_WINDOW_US);
+	close_fd(fd);
+}
+
 static const struct nmxs_case nmxs_cases[] = {
 	{ "page_signature", nmxs_page_signature },
 	{ "bind_and_carve", nmxs_bind_and_carve },
@@ -2013,6 +2111,7 @@ static const struct nmxs_case nmxs_cases[] = {
 	{ "stranded_chunks", nmxs_stranded_chunks },
 	{ "restart_testnic", nmxs_restart_testnic },
 	{ "race_unbind_last_put", nmxs_race_unbind_last_put },
+	{ "race_return_window", nmxs_race_return_window },
 };
 
 static void nmxs_run_case(struct nmxs_run *t, unsigned int n,

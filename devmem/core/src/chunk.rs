@@ -168,6 +168,7 @@ impl Chunk {
         Ok(())
     }
 
+    #[cfg(test)]
     /// Posted -> Free by the driver returning its own buffer in NAPI context.
     #[inline]
     pub(crate) fn free_owned(&self) -> Result<(), ChunkState> {
@@ -179,6 +180,7 @@ impl Chunk {
         self.move_shared(ChunkState::Posted, ChunkState::Free)
     }
 
+    #[cfg(test)]
     /// Posted -> Completed by the driver that received into it.
     pub(crate) fn complete_owned(&self) -> Result<(), ChunkState> {
         self.move_owned(ChunkState::Posted, ChunkState::Completed)

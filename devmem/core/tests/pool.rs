@@ -521,7 +521,10 @@ fn unread_puts_records_back_for_the_next_read() {
     let mut c = p.new_cache(0).unwrap();
     let got: Vec<u32> = (0..4).map(|_| p.alloc(&mut c).unwrap()).collect();
     for (k, &i) in got.iter().enumerate() {
-        p.complete(i, 0, 100 + k as u32).unwrap();
+        assert_eq!(
+            p.complete(i, 0, 100 + k as u32).unwrap().dest,
+            Dest::Completions
+        );
     }
     let first = read_all(&p);
     assert_eq!(first.len(), 4);
@@ -539,7 +542,7 @@ fn unread_puts_records_back_for_the_next_read() {
     want.sort_unstable();
     assert_eq!(again, want);
     for t in again {
-        p.release(t).unwrap();
+        assert!(!p.release(t).unwrap().drained);
     }
     assert_eq!(check(&p, &[&c]).user, 0);
 }
