@@ -24,8 +24,8 @@
 use super::layout::{self, Segment};
 use super::pool::{Pool, QueueCache, Record, Return, StateError};
 use crate::ffi::{
-    self, eopnotsupp, BhGuard, DeviceRef, DmaBuf, Mapping, Net, NetDevPtr, NetDevice, RcuReadGuard,
-    Vmap,
+    self, eopnotsupp, BhGuard, DeviceRef, DmaBuf, DmaBufClaim, Mapping, Net, NetDevPtr, NetDevice,
+    RcuReadGuard, Vmap,
 };
 use crate::registry::{self, MAX_QUEUES};
 use crate::rxq::Rxq;
@@ -103,8 +103,6 @@ pub(crate) struct Binding {
     netdev: AtomicPtr<NetDevice>,
     chunk_size: u32,
     dmabuf_size: u64,
-    /// The `struct dma_buf` (identity only: one dma-buf feeds one binding).
-    dmabuf_key: usize,
     /// Set by unbind (owner gone); the binding only waits for its chunks then.
     unbound: AtomicBool,
     /// Set by the one path that releases the binding.
@@ -121,6 +119,8 @@ pub(crate) struct Binding {
     #[pin]
     io: kernel::sync::SpinLock<Option<DeviceIo>>,
     _dmabuf: DmaBuf,
+    /// Given up after the mapping (`io`) and the dma-buf reference are gone.
+    _claim: DmaBufClaim,
     _live: LiveKey,
     #[pin]
     release_work: Work<Binding>,
@@ -163,6 +163,7 @@ pub(crate) struct BindParams<'a> {
     pub(crate) dma_dev: *mut ffi::Device,
     pub(crate) cpu_copy: bool,
     pub(crate) dmabuf: DmaBuf,
+    pub(crate) claim: DmaBufClaim,
     pub(crate) chunk_size: u32,
 }
 
@@ -236,7 +237,6 @@ impl Binding {
             _mapping: mapping,
             _dev: dev,
         });
-        let dmabuf_key = dmabuf.key();
         let b = Arc::pin_init(
             pin_init!(Binding {
                 id: p.id,
@@ -246,7 +246,6 @@ impl Binding {
                 netdev: AtomicPtr::new(p.netdev.as_ptr()),
                 chunk_size: p.chunk_size,
                 dmabuf_size,
-                dmabuf_key,
                 unbound: AtomicBool::new(false),
                 released: AtomicBool::new(false),
                 pool,
@@ -254,6 +253,7 @@ impl Binding {
                 ctl <- new_mutex!((), "nmx_binding_ctl"),
                 io <- new_spinlock!(io, "nmx_binding_io"),
                 _dmabuf: dmabuf,
+                _claim: p.claim,
                 _live: LiveKey::get(),
                 release_work <- new_work!("nmx_binding_release"),
             }),
@@ -294,10 +294,6 @@ impl Binding {
 
     pub(crate) fn netdev(&self) -> *mut NetDevice {
         self.netdev.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn dmabuf_key(&self) -> usize {
-        self.dmabuf_key
     }
 
     /// First half of detaching the queues for which `which` holds: the rxqs go back to

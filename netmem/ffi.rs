@@ -83,6 +83,8 @@ extern "C" {
     fn nmx_shim_local_bh_disable();
     fn nmx_shim_local_bh_enable();
     fn nmx_shim_wq() -> *const kernel::bindings::workqueue_struct;
+    fn nmx_shim_dmabuf_claim(buf: *const c_void) -> c_int;
+    fn nmx_shim_dmabuf_unclaim(buf: *const c_void);
     fn nmx_shim_binding_reserve(id: *mut u32) -> c_int;
     fn nmx_shim_binding_publish(id: u32, b: *const c_void);
     fn nmx_shim_binding_erase_if(id: u32, b: *const c_void) -> *const c_void;
@@ -420,6 +422,40 @@ impl Drop for DmaBuf {
     fn drop(&mut self) {
         // SAFETY: By the type invariant we hold one reference.
         unsafe { dma_buf_put(self.raw.as_ptr()) }
+    }
+}
+
+/// netmem's claim on a dma-buf: at most one exists per dma-buf. A binding holds it until
+/// its mapping is gone, so the same pages are never mapped twice.
+///
+/// # Invariants
+///
+/// `key` is in the shim's claim table, put there by this object.
+pub(crate) struct DmaBufClaim {
+    key: usize,
+}
+
+impl DmaBufClaim {
+    /// Claims `buf`; EBUSY if another claim on it exists.
+    pub(crate) fn new(buf: &DmaBuf) -> Result<Self> {
+        let key = buf.key();
+        // SAFETY: The address is only an index in the table.
+        to_result(unsafe { nmx_shim_dmabuf_claim(key as *const c_void) }).map_err(|e| {
+            if e == EEXIST {
+                EBUSY
+            } else {
+                e
+            }
+        })?;
+        // INVARIANT: Inserted just now.
+        Ok(DmaBufClaim { key })
+    }
+}
+
+impl Drop for DmaBufClaim {
+    fn drop(&mut self) {
+        // SAFETY: Our entry (type invariant).
+        unsafe { nmx_shim_dmabuf_unclaim(self.key as *const c_void) }
     }
 }
 

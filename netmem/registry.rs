@@ -12,7 +12,9 @@
 //!   Each binding has its own locks ([`Binding`]).
 
 use crate::devmem::binding::{fail, BindParams, Binding, Fail, Owner};
-use crate::ffi::{self, eopnotsupp, DmaBuf, NetDevPtr, RcuReadGuard, RegistryLock, Rtnl};
+use crate::ffi::{
+    self, eopnotsupp, DmaBuf, DmaBufClaim, NetDevPtr, RcuReadGuard, RegistryLock, Rtnl,
+};
 use crate::rxq::Rxq;
 use core::ops::{Deref, DerefMut};
 use kernel::prelude::*;
@@ -202,18 +204,16 @@ pub(crate) fn bind(
                 c"queues of one binding must share one DMA device and mode",
             ));
         }
-        let key = dmabuf.key();
-        let mut taken = false;
-        for_each_binding(0, |b| {
-            taken |= b.dmabuf_key() == key;
-            !taken
-        });
-        if taken {
-            return Err(fail(
-                EBUSY,
-                c"dma-buf already bound: one dma-buf feeds one binding",
-            ));
-        }
+        let claim = DmaBufClaim::new(&dmabuf).map_err(|e| {
+            if e == EBUSY {
+                fail(
+                    EBUSY,
+                    c"dma-buf already bound: one dma-buf feeds one binding",
+                )
+            } else {
+                fail(e, c"out of memory")
+            }
+        })?;
         let id = ffi::binding_id_reserve().map_err(|e| fail(e, c"no binding id left"))?;
         let params = BindParams {
             id,
@@ -223,6 +223,7 @@ pub(crate) fn bind(
             dma_dev: first.dma_dev,
             cpu_copy: first.cpu_copy(),
             dmabuf,
+            claim,
             chunk_size,
         };
         let b = match Binding::create(params) {

@@ -213,6 +213,24 @@ void nmx_shim_dmabuf_vunmap(struct dma_buf *buf, void *vaddr)
 	dma_buf_vunmap_unlocked(buf, &map);
 }
 
+/*
+ * dma-bufs netmem has attached and mapped, by address: one claim per binding,
+ * given up only once its mapping is gone, so a dma-buf cannot be mapped twice
+ * (not even while its previous binding is still being released).
+ */
+static DEFINE_XARRAY(nmx_dmabufs);
+
+int nmx_shim_dmabuf_claim(const void *buf)
+{
+	/* A NULL entry reserves the index: a second insert gets -EBUSY. */
+	return xa_insert(&nmx_dmabufs, (unsigned long)buf, NULL, GFP_KERNEL);
+}
+
+void nmx_shim_dmabuf_unclaim(const void *buf)
+{
+	xa_erase(&nmx_dmabufs, (unsigned long)buf);
+}
+
 /* netmem's workqueue: binding releases reported on the data path run here. */
 static struct workqueue_struct *nmx_wq;
 

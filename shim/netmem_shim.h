@@ -46,6 +46,8 @@ void nmx_shim_binding_publish(u32 id, const void *b);
 const void *nmx_shim_binding_erase_if(u32 id, const void *b);
 const void *nmx_shim_binding_load(u32 id);
 const void *nmx_shim_binding_find(u32 *id);
+int nmx_shim_dmabuf_claim(const void *buf);
+void nmx_shim_dmabuf_unclaim(const void *buf);
 struct workqueue_struct *nmx_shim_wq(void);
 void *nmx_shim_sock_priv(struct sk_buff *skb, bool create);
 
