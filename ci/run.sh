@@ -36,9 +36,9 @@ fi
 VMX_OK=$vmx_ok python3 - "$out" <<'PY'
 import json, os, sys
 out = sys.argv[1]
-def load(name):
+def load(name, d=out):
     try:
-        with open(os.path.join(out, name)) as f:
+        with open(os.path.join(d, name)) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
@@ -65,13 +65,7 @@ if during:
               f"posted {b.get('chunks-posted')}, completed {b.get('chunks-completed')}, user {b.get('chunks-user')}")
         print("          " + ", ".join(f"{k} {v}" for k, v in st.items()))
 vdir = os.path.join(os.path.dirname(out), "vmxnet3-bench")
-def vload(name):
-    try:
-        with open(os.path.join(vdir, name)) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-vdev, vpages = vload("devmem.json"), vload("pages-after.json")
+vdev, vpages = load("devmem.json", vdir), load("pages-after.json", vdir)
 if vdev:
     print(f"vmxnet3 devmem: {vdev['frames']} frames, {vdev['bytes']} bytes DMA'd by the device into the udmabuf, "
           f"{vdev['verified']} verified, {vdev['bad']} bad; {vdev['active_frames_per_s']:.0f} frames/s, "

@@ -67,11 +67,9 @@ pub(crate) struct BoundQueue {
     binding: AtomicPtr<Binding>,
     pub(crate) slot: u16,
     pub(crate) queue_id: u32,
-    /// The driver's queue while attached; cleared on detach.
+    /// The driver's queue while attached; cleared on detach, before the grace period that
+    /// precedes draining the cache (so null also means "the cache is not ours to use").
     rxq: AtomicPtr<Rxq>,
-    /// Detached: the cache is no longer the queue's to use (set before the grace period
-    /// that precedes draining it).
-    detached: AtomicBool,
 }
 
 // SAFETY: Everything but `cache` is atomic or immutable; `cache` follows the NAPI-exclusive
@@ -228,7 +226,6 @@ impl Binding {
                 slot: slot as u16,
                 queue_id: rxq.queue_id(),
                 rxq: AtomicPtr::new(core::ptr::null_mut()),
-                detached: AtomicBool::new(false),
             };
             queues.push(q, GFP_KERNEL).map_err(|_| nomem())?;
         }
@@ -307,7 +304,6 @@ impl Binding {
                 // SAFETY: A still attached rxq is registered: unregistration detaches it from
                 // every binding (under `ctl`) before freeing it.
                 unsafe { (*rxq).unbind() };
-                q.detached.store(true, Ordering::Release);
                 self.pool.mark_detached(q.slot);
                 mine[usize::from(q.slot)] = rxq;
             }
@@ -325,7 +321,7 @@ impl Binding {
         {
             // SAFETY: The queue is detached and a grace period passed: NAPI contexts that
             // could hold the cache are over, and new ones see a null `rxq->devmem` and a
-            // detached queue, so nothing else touches the cache.
+            // null `rxq` in the queue, so nothing else touches the cache.
             let cache = unsafe { &mut *q.cache.get() };
             let d = self.pool.detach_queue(cache);
             self.after_return_sleepable(d.drained);
@@ -452,12 +448,10 @@ impl Binding {
     /// Allocates a chunk for queue `q`. Caller: the queue's NAPI context (or NAPI
     /// disabled), inside an RCU read-side section, `q` read from an attached rxq.
     pub(crate) fn alloc(&self, q: &BoundQueue, _rcu: &RcuReadGuard) -> *mut super::chunk::Chunk {
-        if q.detached.load(Ordering::Acquire) {
-            return core::ptr::null_mut();
-        }
         // SAFETY: NAPI context of the queue (caller contract), the cache's only user while
-        // the queue is attached; the detacher marks it detached and waits an RCU grace
-        // period (we are inside a read-side section) before it touches the cache.
+        // the queue is attached; `q` was read from `rxq->devmem` inside `_rcu`, and the
+        // detacher clears that pointer and waits an RCU grace period before it touches the
+        // cache.
         let cache = unsafe { &mut *q.cache.get() };
         match self.pool.alloc(cache) {
             Some(i) => self.chunk_ptr(i),
@@ -469,12 +463,10 @@ impl Binding {
     pub(crate) fn recycle_direct(&self, rxq: &Rxq, index: u32, slot: u16, _rcu: &RcuReadGuard) {
         let q = self.queues.get(usize::from(slot));
         let ret = match q {
-            Some(q)
-                if !q.detached.load(Ordering::Acquire)
-                    && core::ptr::eq(q.rxq.load(Ordering::Relaxed), rxq) =>
-            {
-                // SAFETY: As in `alloc`: the queue is attached to the caller's rxq, whose
-                // NAPI context we run in, and we are inside an RCU read-side section.
+            Some(q) if core::ptr::eq(q.rxq.load(Ordering::Acquire), rxq) => {
+                // SAFETY: As in `alloc`: the queue is still attached to the caller's rxq
+                // (the detacher clears `rxq` before its grace period), whose NAPI context we
+                // run in, and we are inside an RCU read-side section.
                 let cache = unsafe { &mut *q.cache.get() };
                 self.pool.recycle_direct(cache, index)
             }

@@ -741,8 +741,6 @@ impl Pool {
         }
         if let Some(q) = self.queues.get(usize::from(cache.slot)) {
             bump(&q.counters.returned);
-        }
-        if let Some(q) = self.queues.get(usize::from(cache.slot)) {
             if !q.detached.load(Ordering::Relaxed)
                 && !self.unbound.load(Ordering::Relaxed)
                 && cache.push(idx).is_ok()
