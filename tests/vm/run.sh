@@ -106,10 +106,14 @@ else
 	nok "nmx_selftest.ko was not built"
 fi
 
-# --- race suite: the concurrency scripts, each a TAP subtest (indented), then unload ---
-if [ "$suite" = race ]; then
+# subtests GLOB: run each script as a TAP subtest (indented). Convention for every
+# tests/vm/race-*.sh and rel-*.sh: called as `sh SCRIPT MODULES_DIR` with netmem and
+# nmx_testnic loaded (nmxt0/nmxt1 in the initial netns, down, no binding); prints TAP,
+# exits non-zero on failure, and leaves that state as it found it (it may reload the
+# modules, but they are loaded when it returns).
+subtests() {
 	found=0
-	for t in tests/vm/race-*.sh; do
+	for t in $1; do
 		[ -f "$t" ] || continue
 		found=1
 		name=$(basename "$t" .sh)
@@ -120,7 +124,12 @@ if [ "$suite" = race ]; then
 			sed 's/^/    /' "$tap_log"; nok "$name"
 		fi
 	done
-	[ "$found" = 1 ] || echo "# no tests/vm/race-*.sh yet"
+	[ "$found" = 1 ] || echo "# no $1 yet"
+}
+
+# --- race suite: the concurrency scripts, then unload ---
+if [ "$suite" = race ]; then
+	subtests "tests/vm/race-*.sh"
 	# KCSAN reports fail the run through ci/vm.sh; here only proof that it was watching.
 	w=$(sed -n 's/^setup_watchpoints: //p' $KCSAN)
 	if [ "${w:-0}" -gt 0 ]; then
@@ -133,6 +142,9 @@ if [ "$suite" = race ]; then
 	tap_done
 	exit $?
 fi
+
+# --- reliability suite (tests/vm/rel-*.sh): teardown orders, fuzzing, faults, security ---
+subtests "tests/vm/rel-*.sh"
 
 # --- topology: the two ports in two netns ---
 ip netns add a && ip netns add b
