@@ -80,6 +80,7 @@ const G_NMX_ON: u64 = 8;
 const G_DEVMEM: u64 = 16;
 const G_XCPU: u64 = 32;
 const G_BIND: u64 = 64;
+const G_ALL: u64 = G_REF | G_PP | G_NMX_OFF | G_NMX_ON | G_DEVMEM | G_XCPU | G_BIND;
 
 /// Most measured rounds kept.
 const MAX_ROUNDS: u32 = 101;
@@ -637,10 +638,22 @@ pub unsafe extern "C" fn nmxb_rs_run(
         out!("NMXERR\tloops\tout of range (1..=U32_MAX)");
         return ERANGE.to_errno();
     }
+    if rounds == 0 || rounds > MAX_ROUNDS {
+        out!("NMXERR\trounds\t{} out of range (1..={})", rounds, MAX_ROUNDS);
+        return ERANGE.to_errno();
+    }
+    if tests == 0 || tests & !G_ALL != 0 {
+        out!(
+            "NMXERR\ttests\tmask {:#x}: no test selected or unknown bits (valid: {:#x})",
+            tests,
+            G_ALL
+        );
+        return EINVAL.to_errno();
+    }
     let run = Run {
         fd,
         loops,
-        rounds: rounds.clamp(1, MAX_ROUNDS) as usize,
+        rounds: rounds as usize,
         groups: tests,
         unit,
     };

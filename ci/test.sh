@@ -32,7 +32,8 @@ mkdir -p out/logs
 rm -rf out/bench-smoke
 ci/vm.sh --kernel "$kdir" --timeout "${NMX_VM_TIMEOUT:-1500}" --log out/logs/test-console.log -- tests/vm/run.sh out/test
 step "benchmark smoke output parses"
-python3 bench/summary.py --raw out/bench-smoke/raw.txt --out out/bench-smoke --smoke >/dev/null
+python3 bench/summary.py --raw out/bench-smoke/raw.txt --out out/bench-smoke --smoke \
+	--config "$kdir/.config" >/dev/null
 step "kernel (race flavour)"
 rkdir=$(ci/kernel.sh race)
 step "modules (race)"

@@ -292,6 +292,19 @@ check "no dma-buf left after the owner exits" wait_for 20 bufinfo_lacks udmabuf
 if [ -f "$M/bench/nmx_bench.ko" ]; then
 	check "benchmark smoke run" sh bench/run-guest.sh --mods "$M" --out out/bench-smoke \
 		--dmabuf-mb 16 -- loops=1000 rounds=3 unit=tsc/op
+	# A run that would measure nothing is refused, not an empty success.
+	for bad in tests=0 tests=0x80 rounds=0; do
+		rm -rf out/bench-bad
+		if sh bench/run-guest.sh --mods "$M" --out out/bench-bad --dmabuf-mb 0 \
+			-- loops=10 $bad unit=tsc/op >"$tap_log" 2>&1; then
+			nok "benchmark refuses $bad (it ran)"; diag "$tap_log"
+		elif grep -q "^NMXERR" out/bench-bad/raw.txt 2>/dev/null; then
+			ok "benchmark refuses $bad: $(grep -m1 '^NMXERR' out/bench-bad/raw.txt | tr '\t' ' ')"
+		else
+			nok "benchmark refuses $bad (no NMXERR line)"; diag "$tap_log"
+		fi
+		rmmod nmx_bench 2>/dev/null; rmmod netmem 2>/dev/null
+	done
 else
 	nok "nmx_bench.ko was not built"
 fi
