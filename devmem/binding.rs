@@ -298,16 +298,15 @@ impl Binding {
     }
 
     /// `rxq` is being unregistered: forget it (its driver holds no chunk any more).
-    /// Returns true if a queue of ours still pointed at it.
-    pub(crate) fn forget_rxq(&self, rxq: *mut Rxq) -> bool {
-        let mut found = false;
+    pub(crate) fn forget_rxq(&self, rxq: *mut Rxq) {
         for q in self.queues.iter() {
-            found |= q
-                .home
-                .compare_exchange(rxq, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
-                .is_ok();
+            let _ = q.home.compare_exchange(
+                rxq,
+                core::ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
         }
-        found
     }
 
     pub(crate) fn is_unbound(&self) -> bool {
