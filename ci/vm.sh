@@ -143,8 +143,8 @@ if [ ! -f "$initrd" ]; then
 	cp /bin/busybox "$stage/bin/busybox"
 	cp "$here/guest/init" "$stage/init"
 	chmod +x "$stage/init"
-	(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd.tmp"
-	mv "$initrd.tmp" "$initrd"
+	(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$initrd.tmp.$$"
+	mv "$initrd.tmp.$$" "$initrd"
 	rm -rf "$stage"
 fi
 
