@@ -33,28 +33,47 @@ def load(d):
 
 
 def figures(polls, warmup, window):
+    """Per-frame figures of one NIC in one phase. A poll belongs to the window of the index
+    (within the phase, warm-up excluded) of the first frame it completed, an empty poll to
+    the window of the next frame: as both NICs receive the same frames, window k of one
+    covers the same frames as window k of the other."""
     seen = 0
     i = 0
     while i < len(polls) and seen < warmup:
         seen += polls[i][1]
         i += 1
     polls = polls[i:]
-    wins = []
-    t = f = 0
+    wt, wf = [], []
+    f = 0
     for tsc, fr in polls:
-        t += tsc
+        k = f // window
+        while len(wt) <= k:
+            wt.append(0)
+            wf.append(0)
+        wt[k] += tsc
+        wf[k] += fr
         f += fr
-        if f >= window:
-            wins.append(t / f)
-            t = f = 0
+    # The last window is partial (the phase stops at N frames or a little more).
+    wins = [t / n for t, n in zip(wt, wf) if n >= window // 2]
     tot_t = sum(p[0] for p in polls)
     tot_f = sum(p[1] for p in polls)
     one = [p[0] for p in polls if p[1] == 1]
+    # Least squares over the polls: instructions = a + b * frames (b: the marginal cost of
+    # a frame, a: a poll's own cost), so batching differences can be told apart.
+    n = len(polls)
+    a = b = float("nan")
+    if n > 1:
+        mx = tot_f / n
+        my = tot_t / n
+        sxx = sum((p[1] - mx) ** 2 for p in polls)
+        if sxx > 0:
+            b = sum((p[1] - mx) * (p[0] - my) for p in polls) / sxx
+            a = my - b * mx
     return {
-        "polls": len(polls),
+        "polls": n,
         "frames": tot_f,
         "empty_polls": sum(1 for p in polls if p[1] == 0),
-        "frames_per_poll": tot_f / len(polls) if polls else 0.0,
+        "frames_per_poll": tot_f / n if n else 0.0,
         "overall": tot_t / tot_f if tot_f else float("nan"),
         "windows": wins,
         "median": statistics.median(wins) if wins else float("nan"),
@@ -62,7 +81,17 @@ def figures(polls, warmup, window):
         "max": max(wins) if wins else float("nan"),
         "one_polls": len(one),
         "one_median": statistics.median(one) if one else float("nan"),
+        "fit_a": a,
+        "fit_b": b,
     }
+
+
+def paired(x, y):
+    """Window-by-window ratios y/x (the same frames): median, min, max."""
+    r = [b / a for a, b in zip(x["windows"], y["windows"])]
+    if not r:
+        return float("nan"), float("nan"), float("nan")
+    return statistics.median(r), min(r), max(r)
 
 
 def main():
@@ -126,17 +155,23 @@ def main():
     if ua and pb:
         ratio = pb["median"] / ua["median"]
         verdict = "PASS" if ratio <= a.target else "FAIL"
-        p("  ratio patched unbound / unpatched (window medians): %.4f   target <= %.3f: %s" % (
+        p("  patched unbound / unpatched, ratio of the window medians: %.4f   target <= %.3f: %s" % (
             ratio, a.target, verdict))
-        if ua["one_polls"] and pb["one_polls"]:
-            p("  ratio of 1-frame polls (medians):                  %.4f" % (
-                pb["one_median"] / ua["one_median"]))
-        p("  ratio of overall means:                            %.4f" % (
-            pb["overall"] / ua["overall"]))
-        p("  per-frame difference (window medians): %+.1f instructions" % (pb["median"] - ua["median"]))
-    db = res.get(("devmem", ifb))
-    if db and ua:
-        p("  devmem / unpatched page path: %.4f" % (db["median"] / ua["median"]))
+        p("    window by window (same frames): median %.4f [%.4f..%.4f]" % paired(ua, pb))
+        p("    1-frame polls (medians): %.4f; overall means: %.4f; difference %+.1f insn/frame" % (
+            pb["one_median"] / ua["one_median"], pb["overall"] / ua["overall"],
+            pb["median"] - ua["median"]))
+    db, ud = res.get(("devmem", ifb)), res.get(("devmem", ifa))
+    if db and ud:
+        p("  patched bound (devmem) / unpatched in the same phase: %.4f; window by window %.4f [%.4f..%.4f]" % (
+            (db["median"] / ud["median"],) + paired(ud, db)))
+    p("")
+    p("  per-poll fit, instructions = a + b * frames (a: per poll, b: per frame):")
+    for label, key in (("unpatched, page phase", ("page", ifa)), ("patched unbound", ("page", ifb)),
+                       ("patched devmem", ("devmem", ifb)), ("unpatched, devmem phase", ("devmem", ifa))):
+        f = res.get(key)
+        if f:
+            p("    %-26s a %7.1f  b %7.1f  (%d polls)" % (label, f["fit_a"], f["fit_b"], f["polls"]))
     p("")
     p("  cross-checks (whole phase, warm-up included): frames polled vs the NIC's counters")
     for (name, ifname), f in sorted(res.items()):
@@ -150,9 +185,17 @@ def main():
     p("  windows (insn/frame):")
     for (name, ifname), f in sorted(res.items()):
         p("    %-7s %-6s %s" % (name, ifname, " ".join("%.0f" % w for w in f["windows"])))
-    print("\n".join(out))
+    try:
+        c = open(os.path.join(a.dir, "calib.txt")).read().split()
+        n0, t0, n1, t1 = int(c[1]), int(c[2]), int(c[3]), int(c[4])
+        p("  TSC check: %d `dec; jnz` pairs between the wrapper's TSC reads took %d ticks, 0 took %d:" % (
+            n1, t1, t0))
+        p("    %.4f ticks per instruction (1 when the TSC counts instructions)" % (
+            (t1 - t0) / (2.0 * (n1 - n0))))
+    except (OSError, ValueError, IndexError):
+        p("  TSC check: no calib.txt")
     p("verdict: %s" % verdict)
-    print("verdict: %s" % verdict)
+    print("\n".join(out))
     return 0
 
 

@@ -61,6 +61,9 @@ waitfor 30 up
 echo "attach $ifA" >$dbg/ctl
 echo "attach $ifB" >$dbg/ctl
 cat $dbg/stats | sed 's/^/# napitsc: /'
+# One TSC tick per instruction? 2 x 100000 instructions between the wrapper's TSC reads.
+cat $dbg/calib >"$d/calib.txt"
+echo "# napitsc $(cat "$d/calib.txt")"
 
 # ntstat IF FIELD: a field of nmx_napitsc's stats line for IF (2 polls, 3 frames, 5 samples).
 ntstat() { awk -v i="$1" -v f="$2" '$1 == i { print $f }' $dbg/stats; }

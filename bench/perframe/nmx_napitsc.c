@@ -14,8 +14,12 @@
  * debugfs, /sys/kernel/debug/nmx_napitsc/:
  *   ctl      write "attach IFNAME" (init_net; every NAPI of it) or "detach IFNAME"
  *   stats    per slot: "ifname polls frames tsc samples"
- *   samples  per poll, in order: "slot tsc frames" (frames: what poll() returned, for
+ *   samples  per poll, in order: "ifname tsc frames" (frames: what poll() returned, for
  *            vmxnet3 the packets it completed), up to NMX_NT_SAMPLES per slot
+ *   calib    reading it times, IRQs off, a loop of N `dec; jnz` pairs (2N instructions)
+ *            for N = 0 and N = 100000 through the wrapper's own TSC reads:
+ *            "calib N0 TSC0 N1 TSC1"; (TSC1 - TSC0) / (N1 - N0) is 2 when a TSC tick is
+ *            an instruction
  * A device unregistered while attached is detached by a netdevice notifier first.
  */
 #include <linux/debugfs.h>
@@ -215,6 +219,31 @@ static const struct file_operations nmx_nt_samples_fops = {
 	.release = single_release,
 };
 
+static noinline u64 nmx_nt_loop(u64 n)
+{
+	u64 t0, t1;
+
+	t0 = rdtsc_ordered();
+	if (n)
+		asm volatile("1: dec %0\n\tjnz 1b" : "+r"(n) : : "cc");
+	t1 = rdtsc_ordered();
+	return t1 - t0;
+}
+
+static int nmx_nt_calib_show(struct seq_file *m, void *v)
+{
+	unsigned long flags;
+	u64 d0, d1;
+
+	local_irq_save(flags);
+	d0 = nmx_nt_loop(0);
+	d1 = nmx_nt_loop(100000);
+	local_irq_restore(flags);
+	seq_printf(m, "calib 0 %llu 100000 %llu\n", d0, d1);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(nmx_nt_calib);
+
 static int nmx_nt_netdev_event(struct notifier_block *nb, unsigned long event, void *ptr)
 {
 	if (event == NETDEV_UNREGISTER)
@@ -254,6 +283,7 @@ static int __init nmx_nt_init(void)
 	debugfs_create_file("ctl", 0200, nmx_nt_dir, NULL, &nmx_nt_ctl_fops);
 	debugfs_create_file("stats", 0400, nmx_nt_dir, NULL, &nmx_nt_stats_fops);
 	debugfs_create_file("samples", 0400, nmx_nt_dir, NULL, &nmx_nt_samples_fops);
+	debugfs_create_file("calib", 0400, nmx_nt_dir, NULL, &nmx_nt_calib_fops);
 	return 0;
 }
 
