@@ -32,7 +32,7 @@
 #include <asm/msr.h>
 
 #define NMX_NT_SLOTS 8
-#define NMX_NT_SAMPLES (1U << 18)
+#define NMX_NT_SAMPLES BIT(18)
 
 struct nmx_nt_sample {
 	u32 tsc;
@@ -76,6 +76,7 @@ static int nmx_nt_poll(struct napi_struct *napi, int budget)
 	if (sl->n < NMX_NT_SAMPLES) {
 		sl->s[sl->n].tsc = (u32)min_t(u64, t1 - t0, U32_MAX);
 		sl->s[sl->n].frames = work;
+		/* Pairs with the readers' acquire: the sample is written before it counts. */
 		smp_store_release(&sl->n, sl->n + 1);
 	}
 	return work;
@@ -154,11 +155,11 @@ static ssize_t nmx_nt_ctl_write(struct file *f, const char __user *ubuf, size_t 
 
 	rtnl_lock();
 	dev = __dev_get_by_name(&init_net, ifname);
-	if (!dev)
+	if (!dev) {
 		ret = -ENODEV;
-	else if (attach)
+	} else if (attach) {
 		ret = nmx_nt_attach_dev(dev);
-	else {
+	} else {
 		nmx_nt_detach_dev(dev);
 		ret = 0;
 	}
@@ -178,10 +179,14 @@ static int nmx_nt_stats_show(struct seq_file *m, void *v)
 	for (i = 0; i < NMX_NT_SLOTS; i++) {
 		struct nmx_nt_slot *sl = &nmx_nt_slots[i];
 
-		if (READ_ONCE(sl->napi))
-			seq_printf(m, "%s %llu %llu %llu %u\n", sl->ifname, READ_ONCE(sl->polls),
-				   READ_ONCE(sl->frames), READ_ONCE(sl->tsc),
-				   smp_load_acquire(&sl->n));
+		u32 n;
+
+		if (!READ_ONCE(sl->napi))
+			continue;
+		/* Acquire: pairs with the poll's release of a sample. */
+		n = smp_load_acquire(&sl->n);
+		seq_printf(m, "%s %llu %llu %llu %u\n", sl->ifname, READ_ONCE(sl->polls),
+			   READ_ONCE(sl->frames), READ_ONCE(sl->tsc), n);
 	}
 	return 0;
 }
@@ -197,6 +202,7 @@ static int nmx_nt_samples_show(struct seq_file *m, void *v)
 
 		if (!READ_ONCE(sl->napi))
 			continue;
+		/* Acquire: every sample below n was written before n counted it. */
 		n = smp_load_acquire(&sl->n);
 		for (j = 0; j < n; j++)
 			seq_printf(m, "%s %u %u\n", sl->ifname, sl->s[j].tsc, sl->s[j].frames);
@@ -268,7 +274,8 @@ static int __init nmx_nt_init(void)
 	int i, ret;
 
 	for (i = 0; i < NMX_NT_SLOTS; i++) {
-		nmx_nt_slots[i].s = vzalloc(array_size(NMX_NT_SAMPLES, sizeof(struct nmx_nt_sample)));
+		nmx_nt_slots[i].s = vzalloc(array_size(NMX_NT_SAMPLES,
+						       sizeof(struct nmx_nt_sample)));
 		if (!nmx_nt_slots[i].s) {
 			nmx_nt_free();
 			return -ENOMEM;
