@@ -223,153 +223,161 @@ static noinline u64 nmxb_loop_lock(spinlock_t *lock, u64 n)
 	return i;
 }
 
-/* ---- page_pool called directly (Jesper's page_pool01/02/03) ---- */
+/*
+ * ---- The driver's RX buffer work, one NAPI poll at a time ----
+ *
+ * Each timed loop runs polls of up to NMXB_POLL (a NAPI budget) buffers: a
+ * refill, then the returns. The direct loops call page_pool as an unpatched
+ * driver does; the netmem loops take the decision a patched driver takes once
+ * per poll (NMX_POLL(): pure-page queue or not) and run the same body with
+ * the helpers. Direct and netmem bodies are written alike and compiled alike.
+ */
+#define NMXB_POLL	64
 
-/* pp01: alloc-cache hit, then recycle into the alloc cache. */
-static noinline u64 nmxb_loop_fast_direct(struct page_pool *pp, u64 n)
+/* pp01 (Jesper's page_pool01): alloc-cache hits, recycled into the alloc cache. */
+static __always_inline u32 nmxb_pp_fast_poll(struct page_pool *pp, struct page **pages, u32 n)
 {
-	u64 i;
+	u32 i, j;
 
 	for (i = 0; i < n; i++) {
-		struct page *page = page_pool_dev_alloc_pages(pp);
-
-		if (unlikely(!page))
+		pages[i] = page_pool_dev_alloc_pages(pp);
+		if (unlikely(!pages[i]))
 			break;
-		barrier();
-		page_pool_recycle_direct(pp, page);
 	}
+	barrier();
+	for (j = 0; j < i; j++)
+		page_pool_recycle_direct(pp, pages[j]);
 	return i;
 }
 
-/* pp02: return through the ptr_ring; the alloc cache refills from it. */
-static noinline u64 nmxb_loop_ring_direct(struct page_pool *pp, u64 n)
+/* pp02: returned through the ptr_ring; the alloc cache refills from it. */
+static __always_inline u32 nmxb_pp_ring_poll(struct page_pool *pp, struct page **pages, u32 n)
 {
-	u64 i;
+	u32 i, j;
 
 	for (i = 0; i < n; i++) {
-		struct page *page = page_pool_dev_alloc_pages(pp);
-
-		if (unlikely(!page))
+		pages[i] = page_pool_dev_alloc_pages(pp);
+		if (unlikely(!pages[i]))
 			break;
-		barrier();
-		page_pool_put_page(pp, page, -1, false);
 	}
+	barrier();
+	for (j = 0; j < i; j++)
+		page_pool_put_page(pp, pages[j], -1, false);
 	return i;
 }
 
 /* pp03: an elevated refcount makes the pool release the page to the buddy allocator. */
-static noinline u64 nmxb_loop_slow_direct(struct page_pool *pp, u64 n)
+static __always_inline u32 nmxb_pp_slow_poll(struct page_pool *pp, struct page **pages, u32 n)
 {
-	u64 i;
+	u32 i, j;
 
 	for (i = 0; i < n; i++) {
-		struct page *page = page_pool_dev_alloc_pages(pp);
-
-		if (unlikely(!page))
+		pages[i] = page_pool_dev_alloc_pages(pp);
+		if (unlikely(!pages[i]))
 			break;
-		get_page(page);
-		page_pool_put_page(pp, page, -1, false);
-		put_page(page);
+	}
+	barrier();
+	for (j = 0; j < i; j++) {
+		get_page(pages[j]);
+		page_pool_put_page(pp, pages[j], -1, false);
+		put_page(pages[j]);
 	}
 	return i;
 }
 
-/* Batches of 256 allocations, then 256 direct recycles: past the alloc cache. */
-static noinline u64 nmxb_loop_batch_direct(struct page_pool *pp, struct page **pages,
-					   u64 n)
+static __always_inline u32 nmxb_nmx_fast_poll(struct nmx_rxq *rxq, struct nmx_buf **bufs,
+					      u32 n, const bool pages)
 {
-	u64 done = 0;
+	u32 i = nmx_poll_alloc_bulk(rxq, bufs, n, pages);
 
-	while (done < n) {
-		unsigned int want = min_t(u64, NMXB_BATCH, n - done);
-		unsigned int i, j;
-
-		for (i = 0; i < want; i++) {
-			pages[i] = page_pool_dev_alloc_pages(pp);
-			if (unlikely(!pages[i]))
-				break;
-		}
-		barrier();
-		for (j = 0; j < i; j++)
-			page_pool_recycle_direct(pp, pages[j]);
-		done += i;
-		if (i < want)
-			break;
-	}
-	return done;
-}
-
-/* ---- The same call sites through netmem's helpers ---- */
-
-static noinline u64 nmxb_loop_fast_nmx(struct nmx_rxq *rxq, u64 n)
-{
-	u64 i;
-
-	for (i = 0; i < n; i++) {
-		struct nmx_buf *buf = nmx_alloc(rxq);
-
-		if (unlikely(!buf))
-			break;
-		barrier();
-		nmx_recycle_direct(rxq, buf);
-	}
+	barrier();
+	nmx_poll_recycle_bulk(rxq, bufs, i, pages);
 	return i;
 }
 
-static noinline u64 nmxb_loop_ring_nmx(struct nmx_rxq *rxq, u64 n)
+static __always_inline u32 nmxb_nmx_ring_poll(struct nmx_rxq *rxq, struct nmx_buf **bufs,
+					      u32 n, const bool pages)
 {
-	u64 i;
+	u32 i = nmx_poll_alloc_bulk(rxq, bufs, n, pages);
+	u32 j;
 
-	for (i = 0; i < n; i++) {
-		struct nmx_buf *buf = nmx_alloc(rxq);
-
-		if (unlikely(!buf))
-			break;
-		barrier();
-		nmx_put(rxq, buf, false);
-	}
+	barrier();
+	for (j = 0; j < i; j++)
+		nmx_poll_put(rxq, bufs[j], false, pages);
 	return i;
 }
 
 /* Page queues only: the extra reference is a page reference. */
-static noinline u64 nmxb_loop_slow_nmx(struct nmx_rxq *rxq, u64 n)
+static __always_inline u32 nmxb_nmx_slow_poll(struct nmx_rxq *rxq, struct nmx_buf **bufs,
+					      u32 n, const bool pages)
 {
-	u64 i;
+	u32 i = nmx_poll_alloc_bulk(rxq, bufs, n, pages);
+	u32 j;
 
-	for (i = 0; i < n; i++) {
-		struct nmx_buf *buf = nmx_alloc(rxq);
-
-		if (unlikely(!buf))
-			break;
-		get_page(nmx_buf_page(buf));
-		nmx_put(rxq, buf, false);
-		put_page(nmx_buf_page(buf));
+	barrier();
+	for (j = 0; j < i; j++) {
+		get_page(nmx_buf_page(bufs[j]));
+		nmx_poll_put(rxq, bufs[j], false, pages);
+		put_page(nmx_buf_page(bufs[j]));
 	}
 	return i;
 }
 
-static noinline u64 nmxb_loop_batch_nmx(struct nmx_rxq *rxq, struct nmx_buf **bufs,
-					u64 n)
+/* n operations in polls of @budget: one body per poll; stops at the first short poll. */
+#define NMXB_POLLS(n, budget, got_expr)					\
+({									\
+	u64 __done = 0;							\
+	while (__done < (n)) {						\
+		u32 want = min_t(u64, (budget), (n) - __done);		\
+		u32 got = (got_expr);					\
+		__done += got;						\
+		if (got < want)						\
+			break;						\
+	}								\
+	__done;								\
+})
+
+static noinline u64 nmxb_loop_fast_direct(struct page_pool *pp, struct page **pages, u64 n)
 {
-	u64 done = 0;
+	return NMXB_POLLS(n, NMXB_POLL, nmxb_pp_fast_poll(pp, pages, want));
+}
 
-	while (done < n) {
-		unsigned int want = min_t(u64, NMXB_BATCH, n - done);
-		unsigned int i, j;
+static noinline u64 nmxb_loop_ring_direct(struct page_pool *pp, struct page **pages, u64 n)
+{
+	return NMXB_POLLS(n, NMXB_POLL, nmxb_pp_ring_poll(pp, pages, want));
+}
 
-		for (i = 0; i < want; i++) {
-			bufs[i] = nmx_alloc(rxq);
-			if (unlikely(!bufs[i]))
-				break;
-		}
-		barrier();
-		for (j = 0; j < i; j++)
-			nmx_recycle_direct(rxq, bufs[j]);
-		done += i;
-		if (i < want)
-			break;
-	}
-	return done;
+static noinline u64 nmxb_loop_slow_direct(struct page_pool *pp, struct page **pages, u64 n)
+{
+	return NMXB_POLLS(n, NMXB_POLL, nmxb_pp_slow_poll(pp, pages, want));
+}
+
+/* Polls of 256: past the alloc cache (refills from and spills to the ring). */
+static noinline u64 nmxb_loop_batch_direct(struct page_pool *pp, struct page **pages, u64 n)
+{
+	return NMXB_POLLS(n, NMXB_BATCH, nmxb_pp_fast_poll(pp, pages, want));
+}
+
+/* ---- The same polls through netmem's helpers: page queues and devmem queues ---- */
+
+static noinline u64 nmxb_loop_fast_nmx(struct nmx_rxq *rxq, struct nmx_buf **bufs, u64 n)
+{
+	return NMXB_POLLS(n, NMXB_POLL, NMX_POLL(rxq, nmxb_nmx_fast_poll, rxq, bufs, want));
+}
+
+static noinline u64 nmxb_loop_ring_nmx(struct nmx_rxq *rxq, struct nmx_buf **bufs, u64 n)
+{
+	return NMXB_POLLS(n, NMXB_POLL, NMX_POLL(rxq, nmxb_nmx_ring_poll, rxq, bufs, want));
+}
+
+static noinline u64 nmxb_loop_slow_nmx(struct nmx_rxq *rxq, struct nmx_buf **bufs, u64 n)
+{
+	return NMXB_POLLS(n, NMXB_POLL, NMX_POLL(rxq, nmxb_nmx_slow_poll, rxq, bufs, want));
+}
+
+static noinline u64 nmxb_loop_batch_nmx(struct nmx_rxq *rxq, struct nmx_buf **bufs, u64 n)
+{
+	return NMXB_POLLS(n, NMXB_BATCH, NMX_POLL(rxq, nmxb_nmx_fast_poll, rxq, bufs, want));
 }
 
 /* ---- Cross-CPU: allocate here, return on the other CPU ---- */
@@ -543,26 +551,26 @@ static u64 nmxb_dispatch(u32 test, u64 n)
 	case NMXB_LOCK:
 		return nmxb_loop_lock(&nmxb.lock, n);
 	case NMXB_PP_FAST:
-		return nmxb_loop_fast_direct(nmxb.pp_direct, n);
+		return nmxb_loop_fast_direct(nmxb.pp_direct, nmxb.pages, n);
 	case NMXB_PP_RING:
-		return nmxb_loop_ring_direct(nmxb.pp_direct, n);
+		return nmxb_loop_ring_direct(nmxb.pp_direct, nmxb.pages, n);
 	case NMXB_PP_SLOW:
-		return nmxb_loop_slow_direct(nmxb.pp_direct, n);
+		return nmxb_loop_slow_direct(nmxb.pp_direct, nmxb.pages, n);
 	case NMXB_PP_BATCH:
 		return nmxb_loop_batch_direct(nmxb.pp_direct, nmxb.pages, n);
 	case NMXB_NMX_FAST_OFF:
 	case NMXB_NMX_FAST_ON:
-		return nmxb_loop_fast_nmx(pq, n);
+		return nmxb_loop_fast_nmx(pq, nmxb.bufs, n);
 	case NMXB_NMX_RING_OFF:
 	case NMXB_NMX_RING_ON:
-		return nmxb_loop_ring_nmx(pq, n);
+		return nmxb_loop_ring_nmx(pq, nmxb.bufs, n);
 	case NMXB_NMX_SLOW_OFF:
 	case NMXB_NMX_SLOW_ON:
-		return nmxb_loop_slow_nmx(pq, n);
+		return nmxb_loop_slow_nmx(pq, nmxb.bufs, n);
 	case NMXB_DM_FAST:
-		return nmxb_loop_fast_nmx(dq, n);
+		return nmxb_loop_fast_nmx(dq, nmxb.bufs, n);
 	case NMXB_DM_RING:
-		return nmxb_loop_ring_nmx(dq, n);
+		return nmxb_loop_ring_nmx(dq, nmxb.bufs, n);
 	case NMXB_DM_BATCH:
 		return nmxb_loop_batch_nmx(dq, nmxb.bufs, n);
 	case NMXB_PP_XCPU:

@@ -22,6 +22,7 @@
 //!   are home (the driver may still have them posted).
 
 use super::layout::{self, Segment};
+use super::chunk::{Chunk, DEVMEM_MAGIC};
 use super::pool::{Pool, QueueCache, Record, Return, StateError};
 use crate::ffi::{
     self, eopnotsupp, BhGuard, DeviceRef, DmaBuf, DmaBufClaim, Mapping, Net, NetDevPtr, NetDevice,
@@ -30,7 +31,7 @@ use crate::ffi::{
 use crate::registry::{self, MAX_QUEUES};
 use crate::rxq::Rxq;
 use core::cell::UnsafeCell;
-use core::ffi::CStr;
+use core::ffi::{c_void, CStr};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow, Mutex};
@@ -70,6 +71,10 @@ pub(crate) struct BoundQueue {
     /// The driver's queue while attached; cleared on detach, before the grace period that
     /// precedes draining the cache (so null also means "the cache is not ours to use").
     rxq: AtomicPtr<Rxq>,
+    /// The rxq holding a devmem reference for this queue ([`Rxq::bind`]) until it is
+    /// dropped: by a restart after unbind, by the release (drained), or forgotten by the
+    /// rxq's unregistration. Swapped to null by whichever comes first.
+    home: AtomicPtr<Rxq>,
 }
 
 // SAFETY: Everything but `cache` is atomic or immutable; `cache` follows the NAPI-exclusive
@@ -226,6 +231,7 @@ impl Binding {
                 slot: slot as u16,
                 queue_id: rxq.queue_id(),
                 rxq: AtomicPtr::new(core::ptr::null_mut()),
+                home: AtomicPtr::new(core::ptr::null_mut()),
             };
             queues.push(q, GFP_KERNEL).map_err(|_| nomem())?;
         }
@@ -271,10 +277,37 @@ impl Binding {
     /// Registry lock held; `rxqs` are the ones given to [`Binding::create`], in slot order.
     pub(crate) fn attach(&self, rxqs: &[&Rxq]) {
         for (q, rxq) in self.queues.iter().zip(rxqs.iter()) {
-            q.rxq
-                .store(*rxq as *const Rxq as *mut Rxq, Ordering::Relaxed);
+            let p = *rxq as *const Rxq as *mut Rxq;
+            q.rxq.store(p, Ordering::Relaxed);
+            q.home.store(p, Ordering::Relaxed);
             rxq.bind(q as *const BoundQueue as *mut BoundQueue);
         }
+    }
+
+    /// Drops queue `q`'s devmem reference on its rxq, if nobody did yet: none of our chunks
+    /// can be posted there any more.
+    fn put_home(&self, q: &BoundQueue) {
+        let _rcu = RcuReadGuard::new();
+        let rxq = q.home.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !rxq.is_null() {
+            // SAFETY: A non-null `home` is a registered rxq: unregistration swaps it to null
+            // (`forget_rxq`) and waits an RCU grace period before freeing the rxq, and we
+            // took it inside an RCU read-side section.
+            unsafe { (*rxq).put_devmem_ref() };
+        }
+    }
+
+    /// `rxq` is being unregistered: forget it (its driver holds no chunk any more).
+    /// Returns true if a queue of ours still pointed at it.
+    pub(crate) fn forget_rxq(&self, rxq: *mut Rxq) -> bool {
+        let mut found = false;
+        for q in self.queues.iter() {
+            found |= q
+                .home
+                .compare_exchange(rxq, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+        }
+        found
     }
 
     pub(crate) fn is_unbound(&self) -> bool {
@@ -353,15 +386,22 @@ impl Binding {
             // No NAPI allocates from or recycles into these caches past this point.
             ffi::synchronize_rcu();
             if restart {
-                for &rxq in mine.iter().filter(|r| !r.is_null()) {
+                for (q, &rxq) in self.queues.iter().zip(mine.iter()) {
+                    if rxq.is_null() {
+                        continue;
+                    }
                     // SAFETY: RTNL is held (caller); rxqs are unregistered under RTNL or after
                     // their device was unregistered, which waits for RTNL too.
-                    if let Err(e) = unsafe { (*rxq).restart() } {
-                        pr_warn!(
+                    match unsafe { (*rxq).restart() } {
+                        // Every chunk it had posted came back: a pure-page queue again.
+                        Ok(true) => self.put_home(q),
+                        // No hook: its chunks come home lazily.
+                        Ok(false) => {}
+                        Err(e) => pr_warn!(
                             "netmem: binding {}: queue restart after unbind failed ({:?}); its chunks come home lazily\n",
                             self.id,
                             e
-                        );
+                        ),
                     }
                 }
             }
@@ -435,6 +475,10 @@ impl Binding {
         if self.released.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Every chunk is home: none is posted on any queue.
+        for q in self.queues.iter() {
+            self.put_home(q);
+        }
         if let Some(table_ref) = registry::unpublish(self.id, self) {
             // Every data-path context that returned a chunk of ours (and so may still be in
             // pool code) is inside an RCU read-side section: wait them out.
@@ -457,6 +501,55 @@ impl Binding {
             Some(i) => self.chunk_ptr(i),
             None => core::ptr::null_mut(),
         }
+    }
+
+    /// Allocates up to `out.len()` chunks for queue `q`, one NAPI poll's worth; returns how
+    /// many. Caller as for [`Binding::alloc`].
+    pub(crate) fn alloc_bulk(
+        &self,
+        q: &BoundQueue,
+        out: &mut [*mut c_void],
+        _rcu: &RcuReadGuard,
+    ) -> usize {
+        // SAFETY: As in `alloc`.
+        let cache = unsafe { &mut *q.cache.get() };
+        let Some(mut batch) = self.pool.napi_batch(cache) else {
+            return 0;
+        };
+        // The descriptor's C type is mutable; C only reads `dma` and `magic`.
+        batch.alloc_bulk(out, |c| (c as *const Chunk).cast_mut().cast())
+    }
+
+    /// Returns `bufs` (chunks or pages) from the NAPI context of `rxq`, to which queue `q`
+    /// of this binding is attached. Caller: inside an RCU read-side section, `q` read from
+    /// `rxq->devmem` inside it.
+    pub(crate) fn recycle_bulk(
+        &self,
+        rxq: &Rxq,
+        q: &BoundQueue,
+        bufs: &[*mut c_void],
+        rcu: &RcuReadGuard,
+    ) {
+        // SAFETY: As in `alloc`.
+        let cache = unsafe { &mut *q.cache.get() };
+        let Some(mut batch) = self.pool.napi_batch(cache) else {
+            return;
+        };
+        let drained = batch.recycle_bulk(bufs, |&b| b as usize, |&buf| {
+            // SAFETY: A driver's buffer is a page or a chunk (`recycle_bulk`'s contract,
+            // passed on by the caller).
+            if unsafe { is_chunk(buf) } {
+                // Another binding's chunk (the queue was rebound meanwhile).
+                // SAFETY: A chunk the caller owns, inside `rcu`.
+                let (c, b) = unsafe { chunk_binding(buf.cast(), rcu) };
+                b.put(c.index, rcu);
+            } else {
+                // SAFETY: A page of this queue's pool, owned by the caller, in its NAPI.
+                unsafe { ffi::page_recycle_direct(rxq.pp(), buf) };
+            }
+        });
+        drop(batch);
+        self.after_return(drained);
     }
 
     /// Recycles chunk `index` from the NAPI context of `rxq`, its queue.
@@ -641,6 +734,19 @@ impl Binding {
 
 fn nomem() -> Fail {
     fail(ENOMEM, c"out of memory")
+}
+
+/// Whether a driver's buffer is a devmem chunk (else a page_pool page).
+///
+/// # Safety
+///
+/// `buf` must point to a `struct page` or a [`Chunk`]; both keep an initialised word at
+/// offset 8 (`pp_magic`, `magic`), which is all this reads.
+#[inline]
+pub(crate) unsafe fn is_chunk(buf: *const c_void) -> bool {
+    // SAFETY: By the function's safety requirement.
+    let magic = unsafe { core::ptr::addr_of!((*buf.cast::<Chunk>()).magic).read() };
+    magic == DEVMEM_MAGIC
 }
 
 /// Resolves a chunk handed back by a driver to its binding.

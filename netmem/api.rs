@@ -143,6 +143,70 @@ pub unsafe extern "C" fn nmx_devmem_alloc(rxq: *mut Rxq) -> *mut Chunk {
     b.alloc(q, &rcu)
 }
 
+/// `nmx_devmem_alloc_bulk()`: up to `n` chunks for a bound queue; returns how many.
+///
+/// # Safety
+///
+/// `rxq` must be registered and `bufs` point to `n` writable slots; NAPI context of the
+/// queue, or its NAPI disabled.
+#[no_mangle]
+pub unsafe extern "C" fn nmx_devmem_alloc_bulk(rxq: *mut Rxq, bufs: *mut *mut c_void, n: u32) -> u32 {
+    if bufs.is_null() || n == 0 {
+        return 0;
+    }
+    let rcu = RcuReadGuard::new();
+    // SAFETY: Registered (the function's safety requirement).
+    let q = unsafe { (*rxq).devmem() };
+    if q.is_null() {
+        return 0;
+    }
+    // SAFETY: Read from a registered rxq inside `rcu`.
+    let (q, b) = unsafe { binding::queue_binding(q, &rcu) };
+    // SAFETY: `n` writable slots (the function's safety requirement).
+    let out = unsafe { core::slice::from_raw_parts_mut(bufs, n as usize) };
+    // At most `n`.
+    b.alloc_bulk(q, out, &rcu) as u32
+}
+
+/// `nmx_devmem_recycle_bulk()`: returns `n` buffers (chunks or pages) of a queue from its
+/// NAPI context.
+///
+/// # Safety
+///
+/// `rxq` must be registered, `bufs` point to `n` buffers allocated on it (devmem chunks or
+/// pages of its page_pool) that the caller owns, and the caller must run in the queue's
+/// NAPI context (or with its NAPI disabled).
+#[no_mangle]
+pub unsafe extern "C" fn nmx_devmem_recycle_bulk(rxq: *mut Rxq, bufs: *const *mut c_void, n: u32) {
+    if bufs.is_null() || n == 0 {
+        return;
+    }
+    // SAFETY: `n` buffers (the function's safety requirement).
+    let bufs = unsafe { core::slice::from_raw_parts(bufs, n as usize) };
+    // SAFETY: Registered.
+    let rxq = unsafe { &*rxq };
+    let rcu = RcuReadGuard::new();
+    let q = rxq.devmem();
+    if !q.is_null() {
+        // SAFETY: Read from a registered rxq inside `rcu`.
+        let (q, b) = unsafe { binding::queue_binding(q, &rcu) };
+        b.recycle_bulk(rxq, q, bufs, &rcu);
+        return;
+    }
+    // Back to pages meanwhile: one buffer at a time, as the single-buffer calls do.
+    for &buf in bufs {
+        // SAFETY: A page or a chunk (the function's safety requirement).
+        if unsafe { binding::is_chunk(buf) } {
+            // SAFETY: A chunk the caller owns, inside `rcu`.
+            let (c, b) = unsafe { binding::chunk_binding(buf.cast(), &rcu) };
+            b.recycle_direct(rxq, c.index, c.queue(), &rcu);
+        } else {
+            // SAFETY: A page of this queue's pool, owned by the caller, in its NAPI.
+            unsafe { crate::ffi::page_recycle_direct(rxq.pp(), buf) };
+        }
+    }
+}
+
 /// `nmx_devmem_recycle_direct()`: returns a chunk from the NAPI context of its queue.
 ///
 /// # Safety

@@ -78,6 +78,7 @@ extern "C" {
     fn get_device(dev: *mut Device) -> *mut Device;
     fn put_device(dev: *mut Device);
     fn nmx_shim_udelay(us: u32);
+    fn nmx_shim_page_recycle_direct(pp: *mut c_void, page: *mut c_void);
     fn nmx_shim_rcu_read_lock();
     fn nmx_shim_rcu_read_unlock();
     fn nmx_shim_local_bh_disable();
@@ -146,6 +147,17 @@ extern "C" {
 pub(crate) fn synchronize_rcu() {
     // SAFETY: Every caller runs in process context (they hold sleeping locks or none).
     unsafe { synchronize_rcu_raw() }
+}
+
+/// Returns a page_pool page from the NAPI context of its pool.
+///
+/// # Safety
+///
+/// `page` must be a page of `pp` that the caller owns, and the caller must run in the NAPI
+/// context `pp` was created for (or with that NAPI disabled).
+pub(crate) unsafe fn page_recycle_direct(pp: *mut c_void, page: *mut c_void) {
+    // SAFETY: By the function's safety requirement.
+    unsafe { nmx_shim_page_recycle_direct(pp, page) }
 }
 
 /// Busy-waits `us` microseconds (tests only: see `platform::return_window`).

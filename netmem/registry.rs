@@ -113,10 +113,17 @@ pub(crate) fn unregister_rxq(rxq: *mut Rxq) {
     // which runs under a binding's unbind, may register queues).
     for_each_binding(0, |b| {
         b.detach_rxq(rxq);
+        b.forget_rxq(rxq);
         true
     });
-    // SAFETY: Registered by `register_rxq` from a KBox; now out of the list and detached
-    // from every binding.
+    // SAFETY: Still allocated (freed below).
+    if unsafe { (*rxq).ever_bound() } {
+        // A release may have dropped its devmem reference on the rxq just before we forgot
+        // it, inside an RCU read-side section: wait it out.
+        ffi::synchronize_rcu();
+    }
+    // SAFETY: Registered by `register_rxq` from a KBox; now out of the list, detached from
+    // every binding and forgotten by them.
     drop(unsafe { KBox::from_raw(rxq) });
 }
 

@@ -49,6 +49,8 @@ NMX_EXPORT_RUST(nmx_rxq_unregister);
 NMX_EXPORT_RUST(nmx_rxq_set_page_pool);
 NMX_EXPORT_RUST(nmx_devmem_alloc);
 NMX_EXPORT_RUST(nmx_devmem_recycle_direct);
+NMX_EXPORT_RUST(nmx_devmem_alloc_bulk);
+NMX_EXPORT_RUST(nmx_devmem_recycle_bulk);
 NMX_EXPORT_RUST(nmx_devmem_put);
 NMX_EXPORT_RUST(nmx_devmem_rx_complete);
 NMX_EXPORT_RUST(nmx_devmem_chunk_size);
@@ -90,6 +92,12 @@ void nmx_shim_registry_unlock(void)
 void nmx_shim_udelay(u32 us)
 {
 	udelay(us);
+}
+
+/* page_pool_recycle_direct() is inline: the Rust bulk recycle reaches it here. */
+void nmx_shim_page_recycle_direct(struct page_pool *pp, struct page *page)
+{
+	page_pool_recycle_direct(pp, page);
 }
 
 void nmx_shim_rcu_read_lock(void)

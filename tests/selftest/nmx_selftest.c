@@ -594,6 +594,16 @@ static u32 nmxs_count_pages(struct nmxs_run *t, struct nmx_buf **bufs, u32 n)
 	return pages;
 }
 
+/* How many of @n buffers are devmem chunks. */
+static u32 nmxs_count_devmem(struct nmx_buf **bufs, u32 n)
+{
+	u32 i, dm = 0;
+
+	for (i = 0; i < n; i++)
+		dm += nmx_buf_is_devmem(bufs[i]);
+	return dm;
+}
+
 /*
  * The starting point of the teardown cases: queue @qi bound and @n devmem chunks
  * allocated into t->bufs. Returns the binding id, or 0 with everything undone.
@@ -1357,6 +1367,84 @@ static void nmxs_unbind_with_inflight(struct nmxs_run *t)
 	nmxs_expect_released(t, id, __LINE__);
 }
 
+/*
+ * The per-poll mode: a queue is pure-page until a binding attaches, stays
+ * mixed while the driver may hold that binding's chunks (lazy switch, no
+ * restart hook here), and is pure-page again once the binding is drained; a
+ * sibling queue of the same device stays pure-page throughout. Also the
+ * batched entry points: one poll's worth allocated and recycled in one call
+ * each, and a mixed array (pages and chunks) recycled after the switch back.
+ */
+static void nmxs_pages_only_mode(struct nmxs_run *t)
+{
+	struct nmxs_queue *q = &nmxs_q[2], *sib = &nmxs_q[3];
+	struct nmx_buf **b = t->bufs;
+	struct nmx_binding_info info;
+	struct nmx_record recs[2];
+	u32 id, got, i, tok[2];
+	int ret;
+
+	NMXS_CHECK(t, nmx_rxq_pages_only(q->rxq));
+	id = nmxs_bind_queue(t, 2);
+	if (!id)
+		return;
+	NMXS_EQ(t, READ_ONCE(q->rxq->devmem_refs), 1);
+	NMXS_CHECK(t, !nmx_rxq_pages_only(q->rxq));
+	NMXS_CHECK(t, nmx_rxq_pages_only(sib->rxq));
+
+	local_bh_disable();
+	got = nmx_poll_alloc_bulk(q->rxq, b, 64, false);
+	local_bh_enable();
+	NMXS_EQ(t, got, 64);
+	if (got != 64 || nmxs_count_pages(t, b, got)) {
+		local_bh_disable();
+		nmx_poll_recycle_bulk(q->rxq, b, got, false);
+		local_bh_enable();
+		nmxs_unbind(t, id);
+		return;
+	}
+	/* Half back in one call; two received; 30 stay posted. */
+	local_bh_disable();
+	nmx_poll_recycle_bulk(q->rxq, b + 34, 30, false);
+	nmx_poll_recycle_bulk(q->rxq, b + 32, 2, false);
+	for (i = 0; i < 2; i++)
+		NMXS_CHECK(t, nmx_rx_devmem(b[i], 0, 64));
+	local_bh_enable();
+	if (!NMXS_INFO(t, id, &info)) {
+		NMXS_EQ(t, info.chunks_posted, 30);
+		NMXS_EQ(t, info.chunks_completed, 2);
+		NMXS_EQ(t, info.recycle_cached, 32);
+	}
+	nmxs_audit(t, id, "bulk poll");
+	ret = nmx_binding_read(id, recs, 2);
+	NMXS_EQ(t, ret, 2);
+	for (i = 0; i < 2 && i < ret; i++)
+		tok[i] = recs[i].token;
+
+	/* Lazy unbind: back to pages for new buffers, but 30 chunks are posted. */
+	NMXS_EQ(t, nmxs_unbind(t, id), 0);
+	NMXS_CHECK(t, !READ_ONCE(q->rxq->devmem));
+	NMXS_CHECK(t, !nmx_rxq_pages_only(q->rxq));
+
+	/* A mixed poll: two fresh pages and the 30 chunks in one array. */
+	local_bh_disable();
+	got = nmx_poll_alloc_bulk(q->rxq, b, 2, false);
+	local_bh_enable();
+	NMXS_EQ(t, got, 2);
+	NMXS_EQ(t, nmxs_count_devmem(b, 2), 0);
+	local_bh_disable();
+	nmx_poll_recycle_bulk(q->rxq, b, 32, false);
+	local_bh_enable();
+	/* Unbind took the read chunks back: their tokens are dead. */
+	if (ret == 2)
+		NMXS_EQ(t, nmx_binding_release(id, tok, 2), -ENOENT);
+	/* Every chunk home: drained, released, pure-page again. */
+	nmxs_expect_released(t, id, __LINE__);
+	NMXS_EQ(t, READ_ONCE(q->rxq->devmem_refs), 0);
+	NMXS_CHECK(t, nmx_rxq_pages_only(q->rxq));
+	memset(b, 0, 64 * sizeof(*b));
+}
+
 /* h. The device goes away with chunks posted; they come home later. */
 static void nmxs_device_gone(struct nmxs_run *t)
 {
@@ -2104,6 +2192,7 @@ static const struct nmxs_case nmxs_cases[] = {
 	{ "errors_and_rollback", nmxs_errors_and_rollback },
 	{ "unbind_idle", nmxs_unbind_idle },
 	{ "unbind_with_inflight", nmxs_unbind_with_inflight },
+	{ "pages_only_mode", nmxs_pages_only_mode },
 	{ "device_gone", nmxs_device_gone },
 	{ "many_cycles", nmxs_many_cycles },
 	{ "dmabuf_bound_once", nmxs_dmabuf_bound_once },

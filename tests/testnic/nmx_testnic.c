@@ -90,6 +90,8 @@ struct nmxt_rx_stats {
 	u64_stats_t drops;
 	u64_stats_t alloc_fail;
 	u64_stats_t switches;
+	u64_stats_t pages_polls;	/* polls run in pure-page mode */
+	u64_stats_t mixed_polls;	/* polls that tested each buffer */
 	struct u64_stats_sync syncp;
 };
 
@@ -102,6 +104,8 @@ struct nmxt_rx_snap {
 	u64 drops;
 	u64 alloc_fail;
 	u64 switches;
+	u64 pages_polls;
+	u64 mixed_polls;
 	u64 wire_drops;
 };
 
@@ -190,6 +194,8 @@ static void nmxt_rx_snapshot(struct nmxt_rxq *rq, struct nmxt_rx_snap *s)
 		s->drops = u64_stats_read(&st->drops);
 		s->alloc_fail = u64_stats_read(&st->alloc_fail);
 		s->switches = u64_stats_read(&st->switches);
+		s->pages_polls = u64_stats_read(&st->pages_polls);
+		s->mixed_polls = u64_stats_read(&st->mixed_polls);
 	} while (u64_stats_fetch_retry(&st->syncp, start));
 	s->wire_drops = atomic64_read(&rq->wire_drops);
 }
@@ -215,13 +221,13 @@ static bool nmxt_inject_alloc_fail(void)
  * off. A failure (real or injected) stops the pass and leaves the remaining
  * slots empty, as a hardware driver does; the next refill retries.
  */
-static void nmxt_refill(struct nmxt_rxq *rq)
+static __always_inline void nmxt_refill(struct nmxt_rxq *rq, const bool pages)
 {
 	while (rq->tail - rq->head < ring_size) {
 		struct nmx_buf *buf = NULL;
 
 		if (!nmxt_inject_alloc_fail())
-			buf = nmx_alloc(rq->nrxq);
+			buf = nmx_poll_alloc(rq->nrxq, pages);
 		if (unlikely(!buf)) {
 			nmxt_rx_add(rq, &rq->stats.alloc_fail, 1);
 			return;
@@ -297,7 +303,8 @@ static int nmxt_dev_write(struct nmx_buf *buf, const struct sk_buff *frame,
 }
 
 /* Receive one frame from the wire into the next posted buffer. */
-static void nmxt_rx_frame(struct nmxt_rxq *rq, const struct sk_buff *frame)
+static __always_inline void nmxt_rx_frame(struct nmxt_rxq *rq, const struct sk_buff *frame,
+					  const bool pages)
 {
 	u32 len = frame->len;
 	struct nmx_buf *buf;
@@ -313,8 +320,8 @@ static void nmxt_rx_frame(struct nmxt_rxq *rq, const struct sk_buff *frame)
 		goto drop;
 
 	/* From here on: what a hardware driver does on an RX completion. */
-	nmx_dma_sync_for_cpu(rq->nrxq, buf, offset, len);
-	if (nmx_rx_devmem(buf, offset, len)) {
+	nmx_poll_dma_sync_for_cpu(rq->nrxq, buf, offset, len, pages);
+	if (nmx_poll_rx_devmem(buf, offset, len, pages)) {
 		u64_stats_update_begin(&rq->stats.syncp);
 		u64_stats_inc(&rq->stats.devmem_frames);
 		u64_stats_add(&rq->stats.devmem_bytes, len);
@@ -340,15 +347,42 @@ static void nmxt_rx_frame(struct nmxt_rxq *rq, const struct sk_buff *frame)
 	return;
 
 drop:
-	nmx_recycle_direct(rq->nrxq, buf);
+	nmx_poll_recycle_direct(rq->nrxq, buf, pages);
 	nmxt_rx_add(rq, &rq->stats.drops, 1);
+}
+
+/*
+ * The RX work of one poll, compiled once per mode (NMX_POLL()): on a pure-page
+ * queue every buffer call is the bare page_pool call.
+ */
+static __always_inline int nmxt_poll_rx(struct nmxt_rxq *rq, int budget, const bool pages)
+{
+	struct sk_buff *frame;
+	int work = 0;
+
+	nmxt_rx_add(rq, pages ? &rq->stats.pages_polls : &rq->stats.mixed_polls, 1);
+	/* Retry slots a failed allocation left empty. */
+	nmxt_refill(rq, pages);
+
+	while (work < budget) {
+		spin_lock(&rq->wire.lock);
+		frame = __skb_dequeue(&rq->wire);
+		spin_unlock(&rq->wire.lock);
+		if (!frame)
+			break;
+		nmxt_rx_frame(rq, frame, pages);
+		/* The "TX completion": the sender's skb is done with. */
+		napi_consume_skb(frame, budget);
+		work++;
+		nmxt_refill(rq, pages);
+	}
+	return work;
 }
 
 static int nmxt_poll(struct napi_struct *napi, int budget)
 {
 	struct nmxt_rxq *rq = container_of(napi, struct nmxt_rxq, napi);
-	struct sk_buff *frame;
-	int work = 0;
+	int work;
 
 	/* Netpoll asks for TX cleanup only; there is none. */
 	if (unlikely(!budget))
@@ -364,21 +398,7 @@ static int nmxt_poll(struct napi_struct *napi, int budget)
 	}
 
 	nmxt_switch_kind(rq);
-	/* Retry slots a failed allocation left empty. */
-	nmxt_refill(rq);
-
-	while (work < budget) {
-		spin_lock(&rq->wire.lock);
-		frame = __skb_dequeue(&rq->wire);
-		spin_unlock(&rq->wire.lock);
-		if (!frame)
-			break;
-		nmxt_rx_frame(rq, frame);
-		/* The "TX completion": the sender's skb is done with. */
-		napi_consume_skb(frame, budget);
-		work++;
-		nmxt_refill(rq);
-	}
+	work = NMX_POLL(rq->nrxq, nmxt_poll_rx, rq, budget);
 
 	if (work < budget && napi_complete_done(napi, work) &&
 	    !skb_queue_empty_lockless(&rq->wire))
@@ -503,7 +523,7 @@ static void nmxt_fill_and_start(struct nmxt_rxq *rq)
 {
 	local_bh_disable();
 	rq->devmem = !!READ_ONCE(rq->nrxq->devmem);
-	nmxt_refill(rq);
+	NMX_POLL(rq->nrxq, nmxt_refill, rq);
 	local_bh_enable();
 	napi_enable(&rq->napi);
 }
@@ -858,10 +878,12 @@ static int nmxt_stats_show(struct seq_file *m, void *v)
 			seq_printf(m, " rx_no_buf=%llu rx_drops=%llu alloc_fail=%llu posted_page=%u posted_devmem=%u",
 				   s.no_buf, s.drops + s.wire_drops,
 				   s.alloc_fail, posted - devmem, devmem);
-			seq_printf(m, " rx_page_bytes=%llu rx_devmem_bytes=%llu wire_drops=%llu wire_len=%u switches=%llu\n",
+			seq_printf(m, " rx_page_bytes=%llu rx_devmem_bytes=%llu wire_drops=%llu wire_len=%u switches=%llu",
 				   s.page_bytes, s.devmem_bytes, s.wire_drops,
 				   skb_queue_len_lockless(&rq->wire),
 				   s.switches);
+			seq_printf(m, " pages_polls=%llu mixed_polls=%llu\n",
+				   s.pages_polls, s.mixed_polls);
 		}
 	}
 	return 0;

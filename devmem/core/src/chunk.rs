@@ -19,7 +19,7 @@
 // Also enforced when the kernel module includes this file on its own.
 #![forbid(unsafe_code)]
 
-use core::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// `magic` of every devmem chunk.
 pub const DEVMEM_MAGIC: u64 = 0xdead_0000_0000_00d0;
@@ -57,7 +57,7 @@ pub enum ChunkState {
 }
 
 impl ChunkState {
-    fn from_raw(v: u16) -> Self {
+    fn from_raw(v: u32) -> Self {
         // Only values written from a `ChunkState` are ever stored.
         match v {
             0 => Self::Free,
@@ -84,13 +84,21 @@ pub struct Chunk {
     owner: AtomicUsize,
     /// Index in the pool; chunk `i` starts at dma-buf offset `i << chunk_shift`.
     pub index: u32,
-    /// A [`ChunkState`].
-    state: AtomicU16,
-    /// Queue slot that last allocated the chunk; where a remote return sends it.
-    queue: AtomicU16,
+    /// A [`ChunkState`] in bits 0..16 and the queue slot that last allocated the chunk
+    /// (where a remote return sends it) in bits 16..32: one word, so that one
+    /// compare-exchange checks both who returns a chunk and its state.
+    word: AtomicU32,
 }
 
-// `struct nmx_chunk`: offsets, size and the state values C uses (`NMX_CHUNK_FREE`,
+const STATE_MASK: u32 = 0xffff;
+const QUEUE_SHIFT: u32 = 16;
+
+#[inline]
+fn word(state: ChunkState, queue: u16) -> u32 {
+    state as u32 | u32::from(queue) << QUEUE_SHIFT
+}
+
+// `struct nmx_chunk`: offsets and size (C reads only `dma` and `magic`; the rest is `priv`),
 // `NMX_CHUNK_POSTED`), checked against the same literals as the C `static_assert`s.
 const _: () = assert!(core::mem::size_of::<Chunk>() == 32);
 const _: () = assert!(core::mem::align_of::<Chunk>() == 8);
@@ -98,10 +106,7 @@ const _: () = assert!(core::mem::offset_of!(Chunk, dma) == 0);
 const _: () = assert!(core::mem::offset_of!(Chunk, magic) == 8);
 const _: () = assert!(core::mem::offset_of!(Chunk, owner) == 16);
 const _: () = assert!(core::mem::offset_of!(Chunk, index) == 24);
-const _: () = assert!(core::mem::offset_of!(Chunk, state) == 28);
-const _: () = assert!(core::mem::offset_of!(Chunk, queue) == 30);
-const _: () = assert!(ChunkState::Free as u16 == 0);
-const _: () = assert!(ChunkState::Posted as u16 == 1);
+const _: () = assert!(core::mem::offset_of!(Chunk, word) == 28);
 
 impl Chunk {
     /// A free chunk with the given index and DMA address.
@@ -111,21 +116,20 @@ impl Chunk {
             magic: DEVMEM_MAGIC,
             owner: AtomicUsize::new(0),
             index,
-            state: AtomicU16::new(ChunkState::Free as u16),
-            queue: AtomicU16::new(0),
+            word: AtomicU32::new(word(ChunkState::Free, 0)),
         }
     }
 
     /// Current state (a snapshot).
     #[inline]
     pub fn state(&self) -> ChunkState {
-        ChunkState::from_raw(self.state.load(Ordering::Relaxed))
+        ChunkState::from_raw(self.word.load(Ordering::Relaxed) & STATE_MASK)
     }
 
     /// Queue slot that last allocated the chunk.
     #[inline]
     pub fn queue(&self) -> u16 {
-        self.queue.load(Ordering::Relaxed)
+        (self.word.load(Ordering::Relaxed) >> QUEUE_SHIFT) as u16
     }
 
     /// The kernel side's opaque back pointer.
@@ -140,32 +144,66 @@ impl Chunk {
     }
 
     /// Single-owner transition: a relaxed load and store, no read-modify-write. Only correct
-    /// when nobody else can change the state concurrently.
+    /// when nobody else can change the state concurrently. Keeps the queue.
     #[inline]
     fn move_owned(&self, from: ChunkState, to: ChunkState) -> Result<(), ChunkState> {
-        let cur = self.state.load(Ordering::Relaxed);
-        if cur != from as u16 {
-            return Err(ChunkState::from_raw(cur));
+        let cur = self.word.load(Ordering::Relaxed);
+        if cur & STATE_MASK != from as u32 {
+            return Err(ChunkState::from_raw(cur & STATE_MASK));
         }
-        self.state.store(to as u16, Ordering::Relaxed);
+        self.word
+            .store(cur & !STATE_MASK | to as u32, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Racing transition: exactly one of several contenders succeeds.
+    /// Racing transition: exactly one of several contenders succeeds. Keeps the queue.
     #[inline]
     fn move_shared(&self, from: ChunkState, to: ChunkState) -> Result<(), ChunkState> {
-        self.state
-            .compare_exchange(from as u16, to as u16, Ordering::AcqRel, Ordering::Acquire)
+        let cur = self.word.load(Ordering::Relaxed);
+        if cur & STATE_MASK != from as u32 {
+            return Err(ChunkState::from_raw(cur & STATE_MASK));
+        }
+        self.word
+            .compare_exchange(
+                cur,
+                cur & !STATE_MASK | to as u32,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .map(|_| ())
-            .map_err(ChunkState::from_raw)
+            .map_err(|w| ChunkState::from_raw(w & STATE_MASK))
     }
 
     /// Free -> Posted by the allocating queue, which owns the free chunk.
     #[inline]
     pub(crate) fn alloc_owned(&self, queue: u16) -> Result<(), ChunkState> {
-        self.move_owned(ChunkState::Free, ChunkState::Posted)?;
-        self.queue.store(queue, Ordering::Relaxed);
+        let cur = self.word.load(Ordering::Relaxed);
+        if cur & STATE_MASK != ChunkState::Free as u32 {
+            return Err(ChunkState::from_raw(cur & STATE_MASK));
+        }
+        self.word
+            .store(word(ChunkState::Posted, queue), Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Posted -> Free by queue `queue`, the one that allocated the chunk, in one
+    /// compare-exchange; on failure the word found (another queue's chunk, or not Posted).
+    #[inline]
+    pub(crate) fn free_by_queue(&self, queue: u16) -> Result<(), (ChunkState, u16)> {
+        self.word
+            .compare_exchange(
+                word(ChunkState::Posted, queue),
+                word(ChunkState::Free, queue),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .map(|_| ())
+            .map_err(|w| {
+                (
+                    ChunkState::from_raw(w & STATE_MASK),
+                    (w >> QUEUE_SHIFT) as u16,
+                )
+            })
     }
 
     #[cfg(test)]
@@ -236,8 +274,7 @@ mod tests {
         assert_eq!(core::mem::offset_of!(Chunk, magic), 8);
         assert_eq!(core::mem::offset_of!(Chunk, owner), 16);
         assert_eq!(core::mem::offset_of!(Chunk, index), 24);
-        assert_eq!(core::mem::offset_of!(Chunk, state), 28);
-        assert_eq!(core::mem::offset_of!(Chunk, queue), 30);
+        assert_eq!(core::mem::offset_of!(Chunk, word), 28);
     }
 
     #[test]

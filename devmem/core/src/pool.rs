@@ -454,6 +454,195 @@ impl QueueCache {
     }
 }
 
+/// NAPI-context operations on one queue, batched: see [`Pool::napi_batch`].
+///
+/// Holds the queue's cache exclusively, like the NAPI poll it serves.
+pub struct NapiBatch<'p, 'c> {
+    pool: &'p Pool,
+    q: &'p QueueShared,
+    cache: &'c mut QueueCache,
+    /// The pool was not unbound when the batch opened: the cache serves allocations (until
+    /// the queue is drained, also while it is being detached).
+    serve: bool,
+    /// Nor was the queue detached: returns may go into the cache. A batch that misses a
+    /// detach or unbind racing with it is still correct: the kernel drains a queue only
+    /// after an RCU grace period that covers every batch that saw it attached.
+    keep: bool,
+    alloc_fast: u64,
+    returned: u64,
+    recycle_cached: u64,
+}
+
+impl<'p> NapiBatch<'p, '_> {
+    /// The queue slot of the batch.
+    pub fn slot(&self) -> u16 {
+        self.cache.slot
+    }
+
+    /// Allocates a chunk: Free -> Posted. Fast path: pop from the cache and a relaxed load
+    /// and store of the chunk's state; no atomic read-modify-write, no lock.
+    #[inline]
+    pub fn alloc(&mut self) -> Option<&'p Chunk> {
+        let pool = self.pool;
+        if self.serve {
+            if let Some(idx) = self.cache.pop() {
+                if let Some(c) = pool.chunk(idx) {
+                    if c.alloc_owned(self.cache.slot).is_ok() {
+                        self.alloc_fast += 1;
+                        return Some(c);
+                    }
+                }
+                pool.corrupt_cache_entry();
+            }
+        }
+        let idx = pool.alloc_slow(self.cache, self.q)?;
+        pool.chunk(idx)
+    }
+
+    /// Fills `out` with up to `out.len()` chunks (each mapped by `f`); returns how many.
+    /// [`NapiBatch::alloc`] for a whole refill: the fast path walks the cache's stack
+    /// directly, each chunk with its own Free -> Posted check.
+    #[inline]
+    pub fn alloc_bulk<T>(&mut self, out: &mut [T], f: impl Fn(&'p Chunk) -> T) -> usize {
+        let pool = self.pool;
+        let slot = self.cache.slot;
+        let chunks: &[Chunk] = &pool.chunks;
+        let mut n = 0;
+        if self.serve {
+            let have = self.cache.len();
+            let take = have.min(out.len());
+            // The top `take` entries, lowest first (the order within one refill is free).
+            for (o, &idx) in out
+                .iter_mut()
+                .zip(self.cache.stack[have - take..have].iter())
+            {
+                match chunks.get(idx as usize) {
+                    Some(c) if c.alloc_owned(slot).is_ok() => *o = f(c),
+                    _ => break,
+                }
+                n += 1;
+            }
+            if n < take {
+                // A corrupt entry: keep the ones above it, drop it and count it.
+                self.cache
+                    .stack
+                    .copy_within(have - take + n + 1..have, have - take);
+                self.cache.len = (have - n - 1) as u32;
+                pool.corrupt_cache_entry();
+            } else {
+                // `n <= have <= CACHE_CAPACITY`.
+                self.cache.len = (have - n) as u32;
+            }
+            self.alloc_fast += n as u64;
+        }
+        while let Some(o) = out.get_mut(n) {
+            let Some(c) = self.alloc() else {
+                break;
+            };
+            *o = f(c);
+            n += 1;
+        }
+        n
+    }
+
+    /// Returns chunk `c`, posted to this queue, from the queue's NAPI context: Posted ->
+    /// Free, into the cache. The only atomic read-modify-write is one compare-exchange of
+    /// the chunk's state word, which checks that the chunk is Posted *and* was allocated
+    /// by this queue: a driver's double return racing a remote `put` of the same chunk
+    /// fails here instead of putting one chunk in two places. A chunk allocated by another
+    /// queue goes back like [`Pool::put`] (towards its own queue); a full cache spills a
+    /// batch to the free list; a detached queue or unbound pool sends the chunk to the
+    /// free list.
+    #[inline]
+    pub fn recycle(&mut self, c: &Chunk) -> Result<Return, StateError> {
+        let pool = self.pool;
+        match c.free_by_queue(self.cache.slot) {
+            Ok(()) => {}
+            Err((ChunkState::Posted, _)) => return pool.put(c.index),
+            Err((found, _)) => return Err(pool.bad_put(StateError::WrongState(found))),
+        }
+        self.returned += 1;
+        if self.keep && self.cache.push(c.index).is_ok() {
+            self.recycle_cached += 1;
+            return Ok(Return::new(Dest::Cache));
+        }
+        Ok(pool.recycle_slow(self.cache, c.index))
+    }
+
+    /// Returns the chunks at the addresses `addr` maps `bufs` to, like
+    /// [`NapiBatch::recycle`]; hands every buffer whose address is not one of this pool's
+    /// descriptors to `other`. Returns whether a return reported `drained`.
+    ///
+    /// The fast loop (this queue's own Posted chunks into a cache with room) makes no call,
+    /// so that it runs in registers; the first buffer it cannot take ends it, and the rest
+    /// go one by one through the general path.
+    #[inline]
+    pub fn recycle_bulk<T>(
+        &mut self,
+        bufs: &[T],
+        addr: impl Fn(&T) -> usize,
+        mut other: impl FnMut(&T),
+    ) -> bool {
+        let pool = self.pool;
+        let base = pool.chunks.as_ptr() as usize;
+        let chunks: &[Chunk] = &pool.chunks;
+        let size = core::mem::size_of::<Chunk>();
+        let at = |b: &T| {
+            let off = addr(b).wrapping_sub(base);
+            match chunks.get(off / size) {
+                Some(c) if off % size == 0 => Some((c, off / size)),
+                _ => None,
+            }
+        };
+        let mut done = 0;
+        if self.keep {
+            let slot = self.cache.slot;
+            let mut len = self.cache.len();
+            let stack = &mut self.cache.stack;
+            for b in bufs {
+                let Some((c, idx)) = at(b) else {
+                    break;
+                };
+                let Some(top) = stack.get_mut(len) else {
+                    break;
+                };
+                if c.free_by_queue(slot).is_err() {
+                    break;
+                }
+                // `idx < nchunks <= u32::MAX`.
+                *top = idx as u32;
+                len += 1;
+                done += 1;
+            }
+            // `len <= CACHE_CAPACITY`.
+            self.cache.len = len as u32;
+            self.returned += done as u64;
+            self.recycle_cached += done as u64;
+        }
+        let mut drained = false;
+        for b in bufs.get(done..).unwrap_or(&[]) {
+            match at(b) {
+                Some((c, _)) => {
+                    if let Ok(r) = self.recycle(c) {
+                        drained |= r.drained;
+                    }
+                }
+                None => other(b),
+            }
+        }
+        drained
+    }
+}
+
+impl Drop for NapiBatch<'_, '_> {
+    fn drop(&mut self) {
+        let c = &self.q.counters;
+        add(&c.alloc_fast, self.alloc_fast);
+        add(&c.returned, self.returned);
+        add(&c.recycle_cached, self.recycle_cached);
+    }
+}
+
 /// The devmem pool of one binding.
 pub struct Pool {
     chunks: Storage<Chunk>,
@@ -611,22 +800,42 @@ impl Pool {
 
     /// Allocates a chunk for the cache's queue: Free -> Posted. NAPI context.
     ///
-    /// Fast path: pop from the cache, relaxed loads and stores only. `None` when the pool is
-    /// exhausted, the queue detached, or the pool unbound.
+    /// A batch of one ([`Pool::napi_batch`]). `None` when the pool is exhausted, the queue
+    /// detached, or the pool unbound.
     #[inline]
     pub fn alloc(&self, cache: &mut QueueCache) -> Option<u32> {
-        if self.unbound.load(Ordering::Relaxed) {
+        self.napi_batch(cache)?.alloc().map(|c| c.index)
+    }
+
+    /// Opens a batch of NAPI-context operations on the cache's queue: what one poll
+    /// allocates and recycles. The queue's state (detached, pool unbound) is read once for
+    /// the batch and its counters are written once, when the batch is dropped; each chunk
+    /// still gets its own state check. `None` for a cache of an unknown slot.
+    #[inline]
+    pub fn napi_batch<'p, 'c>(&'p self, cache: &'c mut QueueCache) -> Option<NapiBatch<'p, 'c>> {
+        let q = self.queues.get(usize::from(cache.slot))?;
+        let unbound = self.unbound.load(Ordering::Relaxed);
+        Some(NapiBatch {
+            pool: self,
+            q,
+            cache,
+            serve: !unbound,
+            keep: !unbound && !q.detached.load(Ordering::Relaxed),
+            alloc_fast: 0,
+            returned: 0,
+            recycle_cached: 0,
+        })
+    }
+
+    /// The descriptor at address `addr`, if it is one of this pool's.
+    #[inline]
+    pub fn chunk_at(&self, addr: usize) -> Option<&Chunk> {
+        let off = addr.wrapping_sub(self.chunks.as_ptr() as usize);
+        let size = core::mem::size_of::<Chunk>();
+        if off % size != 0 {
             return None;
         }
-        let q = self.queues.get(usize::from(cache.slot))?;
-        if let Some(idx) = cache.pop() {
-            if self.take(idx, cache.slot) {
-                bump(&q.counters.alloc_fast);
-                return Some(idx);
-            }
-            self.corrupt_cache_entry();
-        }
-        self.alloc_slow(cache, q)
+        self.chunks.get(off / size)
     }
 
     /// Free -> Posted for a chunk the caller holds exclusively.
@@ -724,32 +933,17 @@ impl Pool {
         got
     }
 
-    /// Returns a posted chunk from the cache's own NAPI context: Posted -> Free.
-    ///
-    /// Fast path: into the cache; the only atomic read-modify-write is the Posted -> Free
-    /// compare-exchange, which makes a driver's double return racing a remote `put` of the
-    /// same chunk fail here instead of putting one chunk in two places. A full cache spills a
-    /// batch to the free list; a detached queue or unbound pool sends the chunk to the free
-    /// list.
+    /// Returns a posted chunk from the cache's own NAPI context: Posted -> Free. A batch of
+    /// one ([`NapiBatch::recycle`]).
     #[inline]
     pub fn recycle_direct(&self, cache: &mut QueueCache, idx: u32) -> Result<Return, StateError> {
         let Some(c) = self.chunk(idx) else {
             return Err(self.bad_put(StateError::OutOfRange));
         };
-        if let Err(found) = c.free_shared() {
-            return Err(self.bad_put(StateError::WrongState(found)));
+        match self.napi_batch(cache) {
+            Some(mut b) => b.recycle(c),
+            None => self.put(idx),
         }
-        if let Some(q) = self.queues.get(usize::from(cache.slot)) {
-            bump(&q.counters.returned);
-            if !q.detached.load(Ordering::Relaxed)
-                && !self.unbound.load(Ordering::Relaxed)
-                && cache.push(idx).is_ok()
-            {
-                bump(&q.counters.recycle_cached);
-                return Ok(Return::new(Dest::Cache));
-            }
-        }
-        Ok(self.recycle_slow(cache, idx))
     }
 
     #[cold]
@@ -1431,6 +1625,116 @@ mod tests {
         c.push(i).unwrap();
         let j = p.alloc(&mut c).unwrap();
         assert_ne!(i, j);
+        assert_eq!(p.stats().bad_put, 1);
+    }
+
+    /// Addresses of chunks, as a driver holds them.
+    fn addrs(cs: &[&Chunk]) -> Vec<usize> {
+        cs.iter().map(|c| *c as *const Chunk as usize).collect()
+    }
+
+    #[test]
+    fn bulk_poll_round_trip() {
+        let p = pool(256);
+        let mut c = p.new_cache(0).unwrap();
+        for round in 0..4 {
+            let mut out = [None; 64];
+            let got = p.napi_batch(&mut c).unwrap().alloc_bulk(&mut out, Some);
+            assert_eq!(got, 64, "round {round}");
+            let cs: Vec<&Chunk> = out.iter().map(|c| c.unwrap()).collect();
+            assert!(cs
+                .iter()
+                .all(|c| c.state() == ChunkState::Posted && c.queue() == 0));
+            let mut seen: Vec<u32> = cs.iter().map(|c| c.index).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), 64, "a chunk handed out twice");
+            let mut others = 0;
+            let drained =
+                p.napi_batch(&mut c)
+                    .unwrap()
+                    .recycle_bulk(&addrs(&cs), |&a| a, |_| others += 1);
+            assert!(!drained && others == 0);
+            assert!(cs.iter().all(|c| c.state() == ChunkState::Free));
+            assert_eq!(c.len(), 64);
+        }
+        let q = p.queue_stats(0).unwrap();
+        assert_eq!((q.alloc_fast + q.alloc_slow, q.recycle_cached), (256, 256));
+        p.audit(&[&c]).expect("audit");
+    }
+
+    #[test]
+    fn bulk_recycle_checks_every_chunk() {
+        let p = Pool::new((0..256u32).map(|i| u64::from(i) << 12), 12, 2).unwrap();
+        let mut c0 = p.new_cache(0).unwrap();
+        let mut c1 = p.new_cache(1).unwrap();
+        let mut out = [None; 4];
+        assert_eq!(p.napi_batch(&mut c0).unwrap().alloc_bulk(&mut out, Some), 4);
+        let mine: Vec<&Chunk> = out.iter().map(|c| c.unwrap()).collect();
+        let theirs = p.napi_batch(&mut c1).unwrap().alloc().unwrap();
+        let free = p
+            .chunks()
+            .iter()
+            .find(|c| c.state() == ChunkState::Free)
+            .unwrap();
+        let base = addrs(&mine[..1])[0];
+        // Own chunk, another queue's, a free one (double return), a misaligned and a
+        // foreign address, then own chunks again after the fast loop broke off.
+        let list = [
+            base,
+            addrs(&[theirs])[0],
+            addrs(&[free])[0],
+            base + 8,
+            0x1000,
+            addrs(&mine[1..2])[0],
+            addrs(&mine[2..3])[0],
+        ];
+        let mut others = Vec::new();
+        let _ = p
+            .napi_batch(&mut c0)
+            .unwrap()
+            .recycle_bulk(&list, |&a| a, |&a| others.push(a));
+        assert_eq!(others, vec![base + 8, 0x1000]);
+        assert_eq!(
+            p.stats().bad_put,
+            1,
+            "the double return is refused and counted"
+        );
+        assert_eq!(
+            theirs.state(),
+            ChunkState::Free,
+            "another queue's chunk goes home"
+        );
+        assert_eq!(mine[3].state(), ChunkState::Posted);
+        assert!(mine[..3].iter().all(|c| c.state() == ChunkState::Free));
+        assert!(!c0.as_slice().contains(&theirs.index), "not into our cache");
+        p.audit(&[&c0, &c1]).expect("audit");
+    }
+
+    #[test]
+    fn bulk_alloc_drops_a_corrupt_entry_and_keeps_the_rest() {
+        let p = pool(16);
+        let mut c = p.new_cache(0).unwrap();
+        let mut out = [None; 8];
+        assert_eq!(p.napi_batch(&mut c).unwrap().alloc_bulk(&mut out, Some), 8);
+        let posted = out[0].unwrap().index;
+        let back: Vec<usize> = out[1..]
+            .iter()
+            .map(|c| c.unwrap() as *const Chunk as usize)
+            .collect();
+        let _ = p
+            .napi_batch(&mut c)
+            .unwrap()
+            .recycle_bulk(&back, |&a| a, |_| {});
+        // A bug elsewhere puts a posted chunk into the middle of the cache.
+        let n = c.len();
+        c.stack.copy_within(n / 2..n, n / 2 + 1);
+        c.stack[n / 2] = posted;
+        c.len += 1;
+        let mut out = [None; 16];
+        let got = p.napi_batch(&mut c).unwrap().alloc_bulk(&mut out, Some);
+        assert_eq!(got, 15, "every free chunk, the corrupt entry dropped");
+        assert!(out[..got].iter().all(|c| c.unwrap().index != posted));
         assert_eq!(p.stats().bad_put, 1);
     }
 

@@ -76,17 +76,23 @@ struct nmx_devmem_queue;
  * @devmem: non-NULL while a dma-buf feeds this queue. Read in the queue's
  *	NAPI context (or with its NAPI disabled); netmem clears it and waits an
  *	RCU grace period before it reuses anything the queue cached.
+ * @devmem_refs: bindings that may have chunks posted on this queue: set
+ *	before @devmem is published, dropped when a restart gave a binding's
+ *	chunks back or when the binding is drained. Zero means a pure-page queue
+ *	(see nmx_rxq_pages_only()).
  *
  * Allocated by nmx_rxq_register(); the rest of the object is private.
  */
 struct nmx_rxq {
 	struct page_pool *pp;
 	struct nmx_devmem_queue *devmem;
+	u32 devmem_refs;
 };
 
 /* The same literals as the const asserts in netmem/rxq.rs. */
 static_assert(offsetof(struct nmx_rxq, pp) == 0);
 static_assert(offsetof(struct nmx_rxq, devmem) == 8);
+static_assert(offsetof(struct nmx_rxq, devmem_refs) == 16);
 
 /**
  * struct nmx_rxq_ops - optional callbacks of a registered RX queue
@@ -142,6 +148,16 @@ void nmx_rxq_set_page_pool(struct nmx_rxq *rxq, struct page_pool *pp);
  */
 struct nmx_buf *nmx_devmem_alloc(struct nmx_rxq *rxq);
 void nmx_devmem_recycle_direct(struct nmx_rxq *rxq, struct nmx_chunk *chunk);
+/*
+ * Batched forms for one NAPI poll (same context rules): one RCU section and
+ * one queue lookup per call; each chunk still gets every ownership check.
+ * - nmx_devmem_alloc_bulk(): fills @bufs with up to @n chunks, returns how
+ *   many (0: empty, or the queue went back to pages).
+ * - nmx_devmem_recycle_bulk(): returns @n buffers of @rxq, devmem chunks or
+ *   page_pool pages (a queue switching between the two may hold both).
+ */
+u32 nmx_devmem_alloc_bulk(struct nmx_rxq *rxq, struct nmx_buf **bufs, u32 n);
+void nmx_devmem_recycle_bulk(struct nmx_rxq *rxq, struct nmx_buf **bufs, u32 n);
 void nmx_devmem_put(struct nmx_chunk *chunk);
 int nmx_devmem_rx_complete(struct nmx_chunk *chunk, u32 offset, u32 len);
 u32 nmx_devmem_chunk_size(const struct nmx_chunk *chunk);
