@@ -25,6 +25,8 @@ pub struct Segment {
 pub const MIN_CHUNK_SIZE: u64 = 4096;
 /// Largest chunk size.
 pub const MAX_CHUNK_SIZE: u64 = 65536;
+// `NMX_MIN_CHUNK_SIZE` and `NMX_MAX_CHUNK_SIZE` in `<nmx/types.h>`.
+const _: () = assert!(MIN_CHUNK_SIZE == 4096 && MAX_CHUNK_SIZE == 65536);
 
 /// Why a layout was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

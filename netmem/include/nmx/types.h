@@ -67,6 +67,14 @@ static_assert(offsetof(struct nmx_chunk, magic) == 8);
 
 #define NMX_MAX_QUEUES_PER_BINDING	16
 
+/*
+ * Bounds of a binding's chunk size (a power of two): a driver whose buffers
+ * are at most NMX_MIN_CHUNK_SIZE bytes needs no size check on a chunk. The
+ * same literals as devmem/core/src/layout.rs.
+ */
+#define NMX_MIN_CHUNK_SIZE		4096
+#define NMX_MAX_CHUNK_SIZE		65536
+
 /* A bound queue of a binding: private to netmem.ko (Rust: BoundQueue). */
 struct nmx_devmem_queue;
 
