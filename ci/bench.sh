@@ -15,6 +15,9 @@
 # timings. With --kernel-flavour test (or NMX_BENCH_FLAVOUR=test) it runs on the debug
 # kernel, without icount. Results then go to out/bench-smoke/.
 # NMX_KVM=1 (where KVM can boot a guest) reports TSC cycles instead of instructions.
+# Then, unless NMX_BENCH_PERFRAME=0 (and not with --smoke, KVM or the test flavour),
+# bench/vmxnet3-perframe.sh: vmxnet3's instructions per received frame, in-tree vs patched
+# vs devmem, into out/bench/vmxnet3-perframe.txt (about 4 minutes).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -87,4 +90,9 @@ step "summary"
 sargs=(--raw "$out/raw.txt" --out "$out" --cpu "$out/cpu.txt" --config "$out/kernel.config")
 [ "$smoke" = 1 ] && sargs+=(--smoke)
 python3 bench/summary.py "${sargs[@]}"
+if [ "${NMX_BENCH_PERFRAME:-1}" != 0 ] && [ "$smoke" = 0 ] && [ "$flavour" = bench ] &&
+	[ "${NMX_KVM:-0}" != 1 ]; then
+	step "vmxnet3 per-frame instructions (NMX_BENCH_PERFRAME=0 skips)"
+	bench/vmxnet3-perframe.sh
+fi
 step "done: $out"

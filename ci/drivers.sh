@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build a netmem-patched copy of an in-tree driver as an external module; print its .ko path.
 #
-#   ci/drivers.sh [--kernel BUILD_DIR] DRIVER FLAVOUR      (DRIVER: vmxnet3; FLAVOUR: test|bench|race)
+#   ci/drivers.sh [--kernel BUILD_DIR] [--name NAME] DRIVER FLAVOUR
+#                                             (DRIVER: vmxnet3; FLAVOUR: test|bench|race)
 #
 # Copies the pristine driver from the kernel source ci/kernel.sh unpacked
 # ($NETMEM_CACHE/src/linux-source-6.12/drivers/net/DRIVER), applies the series
@@ -15,18 +16,25 @@
 # series, netmem's headers, the kernel build directory, netmem's Module.symvers and this
 # script: a warm run rebuilds nothing. The module keeps its in-tree name (vmxnet3.ko, PCI driver "vmxnet3"):
 # never load the in-tree module in the same guest.
+# --name NAME builds the same patched source as NAME.ko with PCI driver name NAME instead
+# (the series untouched: the copy's driver-name string is rewritten and a Kbuild names the
+# module), so it can sit next to the in-tree module, each NIC bound to one of them through
+# driver_override (bench/vmxnet3-perframe.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cache=${NETMEM_CACHE:-/var/cache/netmem}
 export PATH=$HOME/.cargo/bin:$PATH
-kdir=""
-if [ "${1:-}" = --kernel ]; then
-	kdir=$2
-	shift 2
-fi
-usage="usage: ci/drivers.sh [--kernel BUILD_DIR] vmxnet3 test|bench|race"
+kdir="" name=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kdir=$2; shift 2 ;;
+	--name) name=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+usage="usage: ci/drivers.sh [--kernel BUILD_DIR] [--name NAME] vmxnet3 test|bench|race"
 drv=${1:?$usage}
 flavour=${2:?$usage}
 
@@ -47,16 +55,18 @@ mods=${NMX_MODULES_OUT:-$repo/out/$flavour}
 symvers=$mods/Module.symvers
 [ -f "$symvers" ] || { log "no $symvers: run ci/modules.sh $flavour first"; exit 2; }
 
-hash=$( (cat "$series"/*.patch; cat "$repo"/netmem/include/nmx/*.h; echo "$kdir"; cat "$0" "$symvers") |
+[ -n "$name" ] || name=$drv
+case "$name" in *[!a-z0-9_]*) log "--name: [a-z0-9_] only"; exit 2 ;; esac
+hash=$( (cat "$series"/*.patch; cat "$repo"/netmem/include/nmx/*.h; echo "$kdir $name"; cat "$0" "$symvers") |
 	sha256sum | cut -c1-12)
-out=$cache/drivers/$drv-$flavour-$hash
+out=$cache/drivers/$name-$flavour-$hash
 mkdir -p "$cache/drivers"
 exec 9>"$out.lock"
 flock 9
 
 if [ -f "$out/.netmem-built" ]; then
 	log "cached: $out/$drv.ko"
-	echo "$out/$drv.ko"
+	echo "$out/$name.ko"
 	exit 0
 fi
 
@@ -68,8 +78,17 @@ for p in "$series"/*.patch; do
 	patch -p1 -d "$out" --forward --batch --quiet <"$p" >&2 ||
 		{ log "$(basename "$p") does not apply to $src"; exit 1; }
 done
+if [ "$name" != "$drv" ]; then
+	# vmxnet3_drv.c: `char vmxnet3_driver_name[] = "vmxnet3";` names the PCI driver (and
+	# ethtool's driver field). Kbuild wins over the copied Makefile.
+	sed -i "s/^char vmxnet3_driver_name\[\] = \"vmxnet3\";\$/char vmxnet3_driver_name[] = \"$name\";/" \
+		"$out/vmxnet3_drv.c"
+	grep -q "^char vmxnet3_driver_name\[\] = \"$name\";\$" "$out/vmxnet3_drv.c" ||
+		{ log "cannot rename the PCI driver in vmxnet3_drv.c"; exit 1; }
+	printf 'obj-m += %s.o\n%s-y := vmxnet3_drv.o vmxnet3_ethtool.o vmxnet3_xdp.o\n' "$name" "$name" >"$out/Kbuild"
+fi
 log "make -C $kdir M=$out (KBUILD_EXTRA_SYMBOLS=$symvers)"
 make -s -C "$kdir" M="$out" LLVM=1 -j"${NETMEM_JOBS:-$(nproc)}" \
 	KBUILD_EXTRA_SYMBOLS="$symvers" ccflags-y="-I$repo/netmem/include" modules >&2
 touch "$out/.netmem-built"
-echo "$out/$drv.ko"
+echo "$out/$name.ko"
