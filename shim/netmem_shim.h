@@ -36,6 +36,7 @@ void nmx_shim_devmem_live_dec(void);
 void nmx_shim_registry_lock(void);
 void nmx_shim_registry_unlock(void);
 void nmx_shim_udelay(u32 us);
+size_t nmx_shim_alloc_bytes(const void *p, size_t requested, bool *vmalloc);
 void nmx_shim_rcu_read_lock(void);
 void nmx_shim_rcu_read_unlock(void);
 void nmx_shim_local_bh_disable(void);
