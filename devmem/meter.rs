@@ -9,7 +9,9 @@
 //!   really served it: `ksize()` of a slab or page-allocator object, the mapped size of a
 //!   vmalloc area (page-rounded, or huge-page rounded when kvmalloc got a huge mapping),
 //!   each with its element type; steady state (held when bind returns) and peak (most held
-//!   at once, temporaries included).
+//!   at once, temporaries included). As a cross-check independent of this bookkeeping, the
+//!   growth of the kernel's own unreclaimable-slab counter (every kmalloc, large ones
+//!   included) from the end of the map to the end of the bind.
 //!
 //! The profile is a single record of the most recent bind (with its binding id), not a
 //! per-binding one: nothing is added to a binding for it. It is written only by the task
@@ -20,7 +22,7 @@
 use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
-use core::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use kernel::time::Ktime;
 
@@ -56,12 +58,13 @@ pub(crate) struct BindProfile {
     finish_ns: u64,
     steady_bytes: u64,
     peak_bytes: u64,
+    slab_growth_bytes: u64,
     allocs: [AllocEntry; MAX_ALLOCS],
 }
 
 // The C layout, checked against the same literals in the shim.
 const _: () = assert!(core::mem::size_of::<AllocEntry>() == 64);
-const _: () = assert!(core::mem::size_of::<BindProfile>() == 80 + 64 * MAX_ALLOCS);
+const _: () = assert!(core::mem::size_of::<BindProfile>() == 88 + 64 * MAX_ALLOCS);
 
 const EMPTY: AllocEntry = AllocEntry {
     what: [0; 24],
@@ -86,6 +89,7 @@ const ZERO: BindProfile = BindProfile {
     finish_ns: 0,
     steady_bytes: 0,
     peak_bytes: 0,
+    slab_growth_bytes: 0,
     allocs: [EMPTY; MAX_ALLOCS],
 };
 
@@ -103,8 +107,17 @@ static OWNER: AtomicUsize = AtomicUsize::new(0);
 /// When the owner last accounted an allocation or ended a part (ktime ns; owner only).
 static MARK: AtomicI64 = AtomicI64::new(0);
 
+/// The kernel's unreclaimable-slab bytes when the map was done (owner only).
+static SLAB_AFTER_MAP: AtomicU64 = AtomicU64::new(0);
+
 extern "C" {
     fn nmx_shim_alloc_bytes(p: *const c_void, requested: usize, vmalloc: *mut bool) -> usize;
+    fn nmx_shim_slab_bytes() -> u64;
+}
+
+fn slab_bytes() -> u64 {
+    // SAFETY: Reads a global counter; no requirement.
+    unsafe { nmx_shim_slab_bytes() }
 }
 
 fn current() -> usize {
@@ -143,8 +156,10 @@ impl Scope {
     /// The bind succeeded as binding `id`: the profile is complete.
     pub(crate) fn done(self, id: u32) {
         let ns = elapsed(self.t0);
+        let growth = slab_bytes().saturating_sub(SLAB_AFTER_MAP.load(Ordering::Relaxed));
         with(|p| {
             p.total_ns = ns;
+            p.slab_growth_bytes = growth;
             p.id = id;
         });
     }
@@ -181,6 +196,12 @@ pub(crate) fn part_done(part: Part, t0: Ktime) -> Ktime {
     let now = Ktime::ktime_get();
     let ns = (now - t0).to_ns().max(0) as u64;
     MARK.store(now.to_ns(), Ordering::Relaxed);
+    if let Part::AttachMap = part {
+        // The allocator's own view of what the rest of the bind takes (a cross-check).
+        if OWNER.load(Ordering::Relaxed) == current() {
+            SLAB_AFTER_MAP.store(slab_bytes(), Ordering::Relaxed);
+        }
+    }
     with(|p| match part {
         Part::AttachMap => p.attach_map_ns = ns,
         Part::SgWalk => p.sg_walk_ns = ns,

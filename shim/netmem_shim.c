@@ -68,7 +68,7 @@ NMX_EXPORT_RUST_TESTING(nmx_testing_bind_profile);
 /* The Rust mirror (devmem/meter.rs) asserts the same sizes. */
 static_assert(sizeof(struct nmx_testing_bind_alloc) == 64);
 static_assert(sizeof(struct nmx_testing_bind_profile) ==
-	      80 + 64 * NMX_TESTING_BIND_ALLOCS);
+	      88 + 64 * NMX_TESTING_BIND_ALLOCS);
 
 /*
  * Bind profile: the bytes the allocator really gave for the allocation that
@@ -87,6 +87,12 @@ size_t nmx_shim_alloc_bytes(const void *p, size_t requested, bool *vmalloc)
 	for (n = PAGE_ALIGN(requested); vmalloc_to_page(p + n); n += PAGE_SIZE)
 		;
 	return n;
+}
+
+/* Bind profile cross-check: the kernel's unreclaimable-slab bytes (kmalloc). */
+u64 nmx_shim_slab_bytes(void)
+{
+	return (u64)global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B) << PAGE_SHIFT;
 }
 
 void nmx_shim_devmem_live_inc(void)

@@ -75,6 +75,11 @@ struct nmx_testing_bind_alloc {
  * @finish_ns: queues, the binding itself, the chunks' owner pointers
  * @steady_bytes: bytes netmem allocated for the binding, still held at return
  * @peak_bytes: most bytes held at once during the bind (temporaries included)
+ * @slab_growth_bytes: growth of the kernel's unreclaimable-slab counter
+ *	(NR_SLAB_UNRECLAIMABLE_B: every kmalloc, large ones included) from the
+ *	end of the map to the end of the bind: an independent view of the
+ *	kmalloc'd part of @steady_bytes (per-CPU counter drift, slab pages
+ *	partly used, other tasks add noise)
  * @allocs: every allocation, in order
  */
 struct nmx_testing_bind_profile {
@@ -90,6 +95,7 @@ struct nmx_testing_bind_profile {
 	u64 finish_ns;
 	u64 steady_bytes;
 	u64 peak_bytes;
+	u64 slab_growth_bytes;
 	struct nmx_testing_bind_alloc allocs[NMX_TESTING_BIND_ALLOCS];
 };
 
