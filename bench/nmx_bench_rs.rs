@@ -607,11 +607,8 @@ fn check_profile(p: &BindProfile, r: usize) -> Result {
 
 /// Reports the time split of the binds and the memory of the last one.
 fn report_bind_profile(table: &Table, info: &BindInfo, prof: &BindProfile) -> Result {
-    let med = |slot: usize| -> Result<u64> {
-        Ok(table
-            .stat(slot, |s| s.ns)?
-            .map_or(0, |st| st.median))
-    };
+    let med =
+        |slot: usize| -> Result<u64> { Ok(table.stat(slot, |s| s.ns)?.map_or(0, |st| st.median)) };
     for (name, slot) in [
         ("bind_map_call", SLOT_MAP),
         ("bind_sgwalk_call", SLOT_SGWALK),

@@ -215,7 +215,13 @@ pub(crate) fn part_done(part: Part, t0: Ktime) -> Ktime {
 /// Accounts the allocation at `ptr` (its start) of `count` elements of type `T`
 /// (`requested` bytes asked for) to the bind in progress on this task, if any. Returns the
 /// bytes the allocator gave (0 when not metering), for [`release`] if `temporary`.
-pub(crate) fn account<T>(what: &str, ptr: *const T, count: usize, requested: usize, temporary: bool) -> usize {
+pub(crate) fn account<T>(
+    what: &str,
+    ptr: *const T,
+    count: usize,
+    requested: usize,
+    temporary: bool,
+) -> usize {
     if requested == 0 || OWNER.load(Ordering::Relaxed) != current() {
         return 0;
     }
@@ -258,18 +264,31 @@ pub(crate) fn account_vec<T, A: kernel::alloc::Allocator>(
     temporary: bool,
 ) -> usize {
     let requested = v.capacity() * core::mem::size_of::<T>();
-    account(core::any::type_name::<T>(), v.as_ptr(), v.capacity(), requested, temporary)
+    account(
+        core::any::type_name::<T>(),
+        v.as_ptr(),
+        v.capacity(),
+        requested,
+        temporary,
+    )
 }
 
 /// Accounts the allocation of an `Arc<T>` whose contents are at `data` (the refcount comes
 /// first, as in `kernel::sync::Arc`'s own layout computation).
 pub(crate) fn account_arc<T>(data: *const T) -> usize {
-    let Ok((whole, offset)) = Layout::new::<kernel::bindings::refcount_t>().extend(Layout::new::<T>())
+    let Ok((whole, offset)) =
+        Layout::new::<kernel::bindings::refcount_t>().extend(Layout::new::<T>())
     else {
         return 0;
     };
     let start = data.cast::<u8>().wrapping_sub(offset);
-    account(core::any::type_name::<T>(), start, 1, whole.pad_to_align().size(), false)
+    account(
+        core::any::type_name::<T>(),
+        start,
+        1,
+        whole.pad_to_align().size(),
+        false,
+    )
 }
 
 /// A temporary of `bytes` (from [`account`]) was freed.

@@ -43,13 +43,7 @@ impl<T> Lock<T> {
         let inner = KBox::pin_init(new_spinlock!(v, "nmx_pool_free"), GFP_KERNEL)
             .map_err(|_| AllocError)?;
         let p: *const SpinLock<T> = &*inner;
-        super::meter::account(
-            "lock",
-            p,
-            1,
-            core::mem::size_of::<SpinLock<T>>(),
-            false,
-        );
+        super::meter::account("lock", p, 1, core::mem::size_of::<SpinLock<T>>(), false);
         Ok(Lock { inner })
     }
 
