@@ -272,7 +272,7 @@ impl Binding {
         )
         .map_err(|_| nomem())?;
         let me = &*b as *const Binding as *mut Binding;
-        meter::account_arc(me.cast_const());
+        meter::account_arc(&b);
         for c in b.pool.chunks() {
             c.set_owner(me as usize);
         }

@@ -215,7 +215,12 @@ pub(crate) fn part_done(part: Part, t0: Ktime) -> Ktime {
 /// Accounts the allocation at `ptr` (its start) of `count` elements of type `T`
 /// (`requested` bytes asked for) to the bind in progress on this task, if any. Returns the
 /// bytes the allocator gave (0 when not metering), for [`release`] if `temporary`.
-pub(crate) fn account<T>(
+///
+/// # Safety
+///
+/// Unless `requested` is 0, `ptr` must be the start of a live kmalloc'd, vmalloc'd or
+/// kvmalloc'd allocation of at least `requested` bytes.
+pub(crate) unsafe fn account<T>(
     what: &str,
     ptr: *const T,
     count: usize,
@@ -226,8 +231,8 @@ pub(crate) fn account<T>(
         return 0;
     }
     let mut vmalloc = false;
-    // SAFETY: `ptr` is the start of a live kmalloc/kvmalloc allocation of at least
-    // `requested` bytes (caller contract, upheld by the storage types that call this).
+    // SAFETY: `ptr` is the start of a live allocation of at least `requested` bytes
+    // (function's safety requirement).
     let bytes = unsafe { nmx_shim_alloc_bytes(ptr.cast(), requested, &mut vmalloc) };
     let now = Ktime::ktime_get().to_ns();
     let ns = (now - MARK.swap(now, Ordering::Relaxed)).max(0) as u64;
@@ -264,31 +269,27 @@ pub(crate) fn account_vec<T, A: kernel::alloc::Allocator>(
     temporary: bool,
 ) -> usize {
     let requested = v.capacity() * core::mem::size_of::<T>();
-    account(
-        core::any::type_name::<T>(),
-        v.as_ptr(),
-        v.capacity(),
-        requested,
-        temporary,
-    )
+    let what = core::any::type_name::<T>();
+    // SAFETY: A non-empty buffer of a `Vec` with a kernel allocator is the start of a live
+    // kmalloc/vmalloc/kvmalloc allocation of `capacity * size_of::<T>()` bytes (and with
+    // `requested == 0` nothing is read).
+    unsafe { account(what, v.as_ptr(), v.capacity(), requested, temporary) }
 }
 
-/// Accounts the allocation of an `Arc<T>` whose contents are at `data` (the refcount comes
-/// first, as in `kernel::sync::Arc`'s own layout computation).
-pub(crate) fn account_arc<T>(data: *const T) -> usize {
+/// Accounts the allocation of an `Arc<T>` (the refcount comes first, as in
+/// `kernel::sync::Arc`'s own layout computation).
+pub(crate) fn account_arc<T>(arc: &kernel::sync::Arc<T>) -> usize {
+    let data: *const T = &**arc;
     let Ok((whole, offset)) =
         Layout::new::<kernel::bindings::refcount_t>().extend(Layout::new::<T>())
     else {
         return 0;
     };
     let start = data.cast::<u8>().wrapping_sub(offset);
-    account(
-        core::any::type_name::<T>(),
-        start,
-        1,
-        whole.pad_to_align().size(),
-        false,
-    )
+    let what = core::any::type_name::<T>();
+    // SAFETY: `start` is where `Arc` placed its `ArcInner` (the refcount, then `T` at
+    // `offset`, `repr(C)`): the start of a live kmalloc'd allocation of `whole` bytes.
+    unsafe { account(what, start, 1, whole.pad_to_align().size(), false) }
 }
 
 /// A temporary of `bytes` (from [`account`]) was freed.

@@ -43,7 +43,8 @@ impl<T> Lock<T> {
         let inner = KBox::pin_init(new_spinlock!(v, "nmx_pool_free"), GFP_KERNEL)
             .map_err(|_| AllocError)?;
         let p: *const SpinLock<T> = &*inner;
-        super::meter::account("lock", p, 1, core::mem::size_of::<SpinLock<T>>(), false);
+        // SAFETY: `p` is the start of the live `KBox` allocation (kmalloc) of the lock.
+        unsafe { super::meter::account("lock", p, 1, core::mem::size_of::<SpinLock<T>>(), false) };
         Ok(Lock { inner })
     }
 
