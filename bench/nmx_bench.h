@@ -77,6 +77,8 @@ void nmxb_c_finish(void);
 int nmxb_c_run(u32 test, u64 n, struct nmxb_sample *s);
 int nmxb_c_bind(struct nmxb_sample *s, struct nmxb_bind_info *info);
 int nmxb_c_unbind(struct nmxb_sample *s);
+struct nmx_testing_bind_profile;
+int nmxb_c_bind_profile(struct nmx_testing_bind_profile *p);
 int nmxb_c_key_off_wait(void);
 int nmxb_c_binding_stats(u64 *out, u32 n);
 void nmxb_emit(const char *line, size_t len);

@@ -58,7 +58,74 @@ struct BindInfo {
     pad: u32,
 }
 
+/// `struct nmx_testing_bind_alloc` of `<nmx/testing.h>`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct BindAlloc {
+    what: [u8; 24],
+    count: u64,
+    requested: u64,
+    bytes: u64,
+    ns: u64,
+    vmalloc: u32,
+    temporary: u32,
+}
+
+/// `NMX_TESTING_BIND_ALLOCS`.
+const BIND_ALLOCS: usize = 32;
+
+/// `struct nmx_testing_bind_profile` of `<nmx/testing.h>`: what netmem measured of a bind.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct BindProfile {
+    id: u32,
+    nallocs: u32,
+    dropped: u32,
+    pad: u32,
+    total_ns: u64,
+    attach_map_ns: u64,
+    sg_walk_ns: u64,
+    copy_ns: u64,
+    pool_ns: u64,
+    finish_ns: u64,
+    steady_bytes: u64,
+    peak_bytes: u64,
+    slab_growth_bytes: u64,
+    allocs: [BindAlloc; BIND_ALLOCS],
+}
+
+const _: () = assert!(core::mem::size_of::<BindAlloc>() == 64);
+const _: () = assert!(core::mem::size_of::<BindProfile>() == 88 + 64 * BIND_ALLOCS);
+
+impl BindProfile {
+    const ZERO: Self = BindProfile {
+        id: 0,
+        nallocs: 0,
+        dropped: 0,
+        pad: 0,
+        total_ns: 0,
+        attach_map_ns: 0,
+        sg_walk_ns: 0,
+        copy_ns: 0,
+        pool_ns: 0,
+        finish_ns: 0,
+        steady_bytes: 0,
+        peak_bytes: 0,
+        slab_growth_bytes: 0,
+        allocs: [BindAlloc {
+            what: [0; 24],
+            count: 0,
+            requested: 0,
+            bytes: 0,
+            ns: 0,
+            vmalloc: 0,
+            temporary: 0,
+        }; BIND_ALLOCS],
+    };
+}
+
 extern "C" {
+    fn nmxb_c_bind_profile(p: *mut BindProfile) -> c_int;
     fn nmxb_c_init() -> c_int;
     fn nmxb_c_exit();
     fn nmxb_c_prepare() -> c_int;
@@ -276,10 +343,22 @@ impl Table {
     }
 }
 
-// Extra slots after the tests: bind and unbind times.
+// Extra slots after the tests: bind and unbind times, then the parts of a bind as netmem
+// measured them (`Sample::ns` only): attach + map, the segment walk, netmem's own work
+// (the rest), and the whole call seen from inside.
 const SLOT_BIND: usize = TESTS.len();
 const SLOT_UNBIND: usize = TESTS.len() + 1;
-const SLOTS: usize = TESTS.len() + 2;
+const SLOT_MAP: usize = TESTS.len() + 2;
+const SLOT_SGWALK: usize = TESTS.len() + 3;
+const SLOT_OWN: usize = TESTS.len() + 4;
+const SLOT_INNER: usize = TESTS.len() + 5;
+// netmem's own part, split: segment copy, pool, finish (queues, binding, owners), and the
+// rest of the call (fd, RTNL, claim, id, publish, queue switch).
+const SLOT_COPY: usize = TESTS.len() + 6;
+const SLOT_POOL: usize = TESTS.len() + 7;
+const SLOT_FINISH: usize = TESTS.len() + 8;
+const SLOT_REST: usize = TESTS.len() + 9;
+const SLOTS: usize = TESTS.len() + 10;
 
 /// What a run is asked to do.
 struct Run<'a> {
@@ -383,12 +462,17 @@ fn run_phase(
 }
 
 /// Interleaved rounds: unbound phase, bind, bound phase, unbind, wait for the key to drop.
-fn run_rounds(run: &Run<'_>, table: &mut Table, info: &mut BindInfo) -> Result {
+fn run_rounds(
+    run: &Run<'_>,
+    table: &mut Table,
+    info: &mut BindInfo,
+    prof: &mut BindProfile,
+) -> Result {
     let mut skip = [false; TESTS.len()];
     for r in 0..=run.rounds {
         run_phase(run, table, &mut skip, Phase::Unbound, r)?;
         if run.needs_binding() {
-            run_bound(run, table, &mut skip, info, r)?;
+            run_bound(run, table, &mut skip, info, prof, r)?;
         }
         // SAFETY: Plain printk.
         unsafe { nmxb_c_progress(r as u32, run.rounds as u32) };
@@ -403,6 +487,7 @@ fn run_bound(
     table: &mut Table,
     skip: &mut [bool],
     info: &mut BindInfo,
+    prof: &mut BindProfile,
     r: usize,
 ) -> Result {
     let mut s = Sample::default();
@@ -415,6 +500,7 @@ fn run_bound(
     if r > 0 {
         table.set(SLOT_BIND, r - 1, s);
     }
+    bind_profile(table, prof, r)?;
     let res = run_phase(run, table, skip, Phase::Bound, r);
     // SAFETY: Process context; `s` is writable.
     let unbound = to_result(unsafe { nmxb_c_unbind(&mut s) });
@@ -427,6 +513,181 @@ fn run_bound(
     if let Err(e) = to_result(unsafe { nmxb_c_key_off_wait() }) {
         out!("NMXERR\tkey_off_wait\tround {}\terror {}", r, e.to_errno());
         return Err(e);
+    }
+    Ok(())
+}
+
+/// Reads netmem's profile of the bind just made (round `r`) and files its time split. The
+/// memory must come out the same every round: the same bind allocates the same.
+fn bind_profile(table: &mut Table, prof: &mut BindProfile, r: usize) -> Result {
+    let steady = (prof.steady_bytes, prof.peak_bytes);
+    // SAFETY: Process context; `prof` is writable and has the C layout (asserted above).
+    if let Err(e) = to_result(unsafe { nmxb_c_bind_profile(prof) }) {
+        out!("NMXERR\tbind_profile\tround {}\terror {}", r, e.to_errno());
+        return Err(e);
+    }
+    check_profile(prof, r)?;
+    if r > 0 && steady != (prof.steady_bytes, prof.peak_bytes) {
+        out!(
+            "NMXWARN\tbind_profile\tround {}: {} B steady, {} B peak; round before: {} B, {} B",
+            r,
+            prof.steady_bytes,
+            prof.peak_bytes,
+            steady.0,
+            steady.1
+        );
+    }
+    if r > 0 {
+        let own = prof
+            .total_ns
+            .saturating_sub(prof.attach_map_ns + prof.sg_walk_ns);
+        for (slot, ns) in [
+            (SLOT_MAP, prof.attach_map_ns),
+            (SLOT_SGWALK, prof.sg_walk_ns),
+            (SLOT_OWN, own),
+            (SLOT_INNER, prof.total_ns),
+            (SLOT_COPY, prof.copy_ns),
+            (SLOT_POOL, prof.pool_ns),
+            (SLOT_FINISH, prof.finish_ns),
+            (
+                SLOT_REST,
+                own.saturating_sub(prof.copy_ns + prof.pool_ns + prof.finish_ns),
+            ),
+        ] {
+            let s = Sample {
+                ns,
+                ops: 1,
+                ..Sample::default()
+            };
+            table.set(slot, r - 1, s);
+        }
+    }
+    Ok(())
+}
+
+/// Checks a profile against itself and against the kernel's slab counter: the allocations
+/// add up to the sums, the peak holds the steady state, and the growth of the kernel's
+/// unreclaimable-slab bytes from the end of the map to the end of the bind matches the
+/// kmalloc'd bytes held (within 1/16 + 1 MiB: per-CPU counter drift, partly used slab
+/// pages, other tasks). A kmalloc'd allocation the bookkeeping misses, if large, shows up
+/// as a gap; vmalloc'd ones have no such counter exported to modules.
+fn check_profile(p: &BindProfile, r: usize) -> Result {
+    let listed = p.allocs.iter().take(p.nallocs as usize);
+    let kept: u64 = listed
+        .clone()
+        .filter(|a| a.temporary == 0)
+        .map(|a| a.bytes)
+        .sum();
+    let kept_kmalloc: u64 = listed
+        .clone()
+        .filter(|a| a.temporary == 0 && a.vmalloc == 0)
+        .map(|a| a.bytes)
+        .sum();
+    let all: u64 = listed.map(|a| a.bytes).sum();
+    let gap = p.slab_growth_bytes.abs_diff(kept_kmalloc);
+    let ok = (p.dropped != 0 || kept == p.steady_bytes)
+        && p.peak_bytes >= p.steady_bytes
+        && p.peak_bytes <= all
+        && gap <= kept_kmalloc / 16 + (1 << 20);
+    if !ok {
+        out!(
+            "NMXERR\tbind_profile\tround {}: inconsistent: steady={} kept(listed)={} peak={} all(listed)={} kept kmalloc={} slab counter growth={} (gap {})",
+            r,
+            p.steady_bytes,
+            kept,
+            p.peak_bytes,
+            all,
+            kept_kmalloc,
+            p.slab_growth_bytes,
+            gap
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Reports the time split of the binds and the memory of the last one.
+fn report_bind_profile(table: &Table, info: &BindInfo, prof: &BindProfile) -> Result {
+    let med =
+        |slot: usize| -> Result<u64> { Ok(table.stat(slot, |s| s.ns)?.map_or(0, |st| st.median)) };
+    for (name, slot) in [
+        ("bind_map_call", SLOT_MAP),
+        ("bind_sgwalk_call", SLOT_SGWALK),
+        ("bind_netmem_call", SLOT_OWN),
+        ("bind_inner_call", SLOT_INNER),
+        ("bind_netmem_copy_call", SLOT_COPY),
+        ("bind_netmem_pool_call", SLOT_POOL),
+        ("bind_netmem_finish_call", SLOT_FINISH),
+        ("bind_netmem_rest_call", SLOT_REST),
+    ] {
+        if let Some(st) = table.stat(slot, |s| s.ns.saturating_mul(1000))? {
+            row(name, "", &st, 1, "ns/call");
+        }
+    }
+    let (map, sg, own) = (med(SLOT_MAP)?, med(SLOT_SGWALK)?, med(SLOT_OWN)?);
+    out!(
+        "NMXMETA\tbind_split_ns\tmap={}\tsgwalk={}\tnetmem={}\t(medians; map: dma_buf_attach + dma_buf_map_attachment; sgwalk: reading the DMA segments; netmem: the rest of the bind call)",
+        map,
+        sg,
+        own
+    );
+    out!(
+        "NMXMETA\tbind_netmem_split_ns\tcopy={}\tpool={}\tfinish={}\trest={}\t(medians; copy: segments into netmem's list; pool: layout + Pool::new; finish: queues, binding, chunk owners; rest: fd, RTNL, claim, id, publish, queue switch)",
+        med(SLOT_COPY)?,
+        med(SLOT_POOL)?,
+        med(SLOT_FINISH)?,
+        med(SLOT_REST)?
+    );
+    let verdict = |ok: bool| if ok { "ok" } else { "MISS" };
+    out!(
+        "NMXMETA\tbind_verdict\tnetmem part <= map part\t{}\tnetmem+sgwalk={} map={}",
+        verdict(own + sg <= map),
+        own + sg,
+        map
+    );
+    let n = u64::from(info.chunks).max(1);
+    out!(
+        "NMXMETA\tmeta_measured_bytes\tsteady={}\tpeak={}\tallocations={}\tslab_counter_growth={}",
+        prof.steady_bytes,
+        prof.peak_bytes,
+        prof.nallocs + prof.dropped,
+        prof.slab_growth_bytes
+    );
+    let steady = per_op(prof.steady_bytes, n);
+    out!(
+        "NMXMETA\tmeta_bytes_per_chunk\t{}\t(measured: ksize/vmalloc size of every allocation of the bind, held when bind returned)",
+        Fx(steady)
+    );
+    out!(
+        "NMXMETA\tmeta_bytes_per_chunk_peak\t{}\t(most held at once during bind, temporaries included)",
+        Fx(per_op(prof.peak_bytes, n))
+    );
+    out!(
+        "NMXMETA\tmeta_verdict\tbytes per chunk <= 40\t{}\t{}",
+        verdict(steady <= 40_000),
+        Fx(steady)
+    );
+    for (i, a) in prof.allocs.iter().take(prof.nallocs as usize).enumerate() {
+        let len = a.what.iter().position(|&b| b == 0).unwrap_or(a.what.len());
+        let what = core::str::from_utf8(&a.what[..len]).unwrap_or("?");
+        out!(
+            "NMXMETA\tmeta_alloc\t{}\t{}\tcount={}\trequested={}\tbytes={}\tper_chunk={}\tns_since_previous={}\t{}\t{}",
+            i,
+            what,
+            a.count,
+            a.requested,
+            a.bytes,
+            Fx(per_op(a.bytes, n)),
+            a.ns,
+            if a.vmalloc != 0 { "vmalloc" } else { "kmalloc" },
+            if a.temporary != 0 { "temporary" } else { "kept" }
+        );
+    }
+    if prof.dropped != 0 {
+        out!(
+            "NMXMETA\tmeta_alloc_unlisted\t{}\t(in the sums, not listed)",
+            prof.dropped
+        );
     }
     Ok(())
 }
@@ -468,28 +729,7 @@ fn per_gib(ns: u64, size: u64) -> u64 {
     (ns.saturating_mul(1 << 20) / kib).saturating_mul(1000)
 }
 
-/// Metadata netmem keeps per chunk, from the layout in devmem/core/src/pool.rs (not measured:
-/// the harness cannot see netmem's allocations). Returns (steady state, peak during bind),
-/// in thousandths of a byte per chunk.
-fn metadata_per_chunk(info: &BindInfo, nqueues: u64) -> (u64, u64) {
-    let n = u64::from(info.chunks).max(1);
-    // Chunk descriptor (`struct nmx_chunk`), record slot (two u32), free-list slot (u32).
-    let fixed = u64::from(info.desc_size) + 8 + 4;
-    // Completion ring: one `Slot { seq: usize, val: u32 }` (16 bytes) per chunk, the ring
-    // rounded up to a power of two.
-    let completion = 16 * n.next_power_of_two();
-    // Per bound queue: a 128-entry u32 cache and a remote-return ring of min(n, 1024)
-    // 16-byte slots (power of two), plus its shared state (~256 bytes with the
-    // cache-line aligned counters).
-    let per_queue = 128 * 4 + 16 * n.min(1024).next_power_of_two() + 256;
-    let steady = fixed * 1000 + (completion + per_queue * nqueues) * 1000 / n;
-    // During bind the sg_table's DMA segments are read into two u64 arrays and a segment
-    // list: 32 bytes per segment, one 4 KiB segment per page without an IOMMU (udmabuf).
-    let segs_per_chunk = (u64::from(info.chunk_size) / 4096).max(1);
-    (steady, steady + 32 * segs_per_chunk * 1000)
-}
-
-fn report(run: &Run<'_>, table: &Table, info: &BindInfo) -> Result {
+fn report(run: &Run<'_>, table: &Table, info: &BindInfo, prof: &BindProfile) -> Result {
     for (i, t) in TESTS.iter().enumerate() {
         if !table.ran[i] {
             if run.groups & t.group != 0 && t.phase == Phase::Bound && run.fd < 0 {
@@ -543,20 +783,11 @@ fn report(run: &Run<'_>, table: &Table, info: &BindInfo) -> Result {
                 row(name, "_call", &st, 1, "ns/call");
             }
         }
-        let (steady, peak) = metadata_per_chunk(info, 1);
         out!("NMXMETA\tdmabuf_bytes\t{}", size);
         out!("NMXMETA\tchunks\t{}", info.chunks);
         out!("NMXMETA\tchunk_bytes\t{}", info.chunk_size);
         out!("NMXMETA\tchunk_desc_bytes\t{}", info.desc_size);
-        out!(
-            "NMXMETA\tmetadata_bytes_per_chunk\t{}\t(desc {} + record 8 + free-list 4 + completion-ring 16 + per-queue share; devmem/core/src/pool.rs layout, 1 queue)",
-            Fx(steady),
-            info.desc_size
-        );
-        out!(
-            "NMXMETA\tmetadata_bytes_per_chunk_bind_peak\t{}\t(+ 32 per 4 KiB DMA segment, read from the sg_table during bind)",
-            Fx(peak)
-        );
+        report_bind_profile(table, info, prof)?;
     }
     Ok(())
 }
@@ -602,13 +833,15 @@ fn run_all(run: &Run<'_>) -> Result {
     );
     let mut table = Table::new(run.rounds, SLOTS)?;
     let mut info = BindInfo::default();
+    // 2 KiB: not on the stack.
+    let mut prof = KBox::new(BindProfile::ZERO, GFP_KERNEL)?;
     // SAFETY: Process context; C holds the run lock.
     to_result(unsafe { nmxb_c_prepare() })?;
-    let res = run_rounds(run, &mut table, &mut info);
+    let res = run_rounds(run, &mut table, &mut info, &mut prof);
     // SAFETY: As above; the returner is idle between tests.
     unsafe { nmxb_c_finish() };
     res?;
-    report(run, &table, &info)?;
+    report(run, &table, &info, &prof)?;
     out!("NMXDONE");
     Ok(())
 }

@@ -2,22 +2,27 @@
 # SPDX-License-Identifier: GPL-2.0
 # Runs inside the benchmark VM (ci/bench.sh boots it through ci/vm.sh):
 #
-#   sh bench/run-guest.sh --mods DIR --out DIR [--dmabuf-mb N] -- [nmx_bench params...]
+#   sh bench/run-guest.sh --mods DIR --out DIR [--dmabuf-mb N] [--bind-mb N --bind-rounds N]
+#                         -- [nmx_bench params...]
 #
 # Loads netmem.ko and nmx_bench.ko (params passed through), creates a udmabuf of N MiB
 # (0: no devmem tests) from a sealed memfd, writes its fd to nmx_bench's debugfs "run"
 # file from a task pinned to CPU 0 (the write returns when the whole run is over), and
 # stores the output in DIR/raw.txt (the repo is shared read-write at the same path) and
-# in the VM's run directory ($NMX_RUN, /run/nmx). Unloads both modules at the end, so a
-# leak or a stuck binding fails the run.
+# in the VM's run directory ($NMX_RUN, /run/nmx). With --bind-mb, a second run binds and
+# unbinds a udmabuf of that size --bind-rounds times (+1 warm-up) and nothing else
+# (tests=64): the bind time split and metadata at full scale, in DIR/raw-bind.txt.
+# Unloads both modules at the end, so a leak or a stuck binding fails the run.
 set -eu
 
-mods="" out="" mb=64
+mods="" out="" mb=64 bind_mb=0 bind_rounds=3
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--mods) mods=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--dmabuf-mb) mb=$2; shift 2 ;;
+	--bind-mb) bind_mb=$2; shift 2 ;;
+	--bind-rounds) bind_rounds=$2; shift 2 ;;
 	--) shift; break ;;
 	*) break ;;
 	esac
@@ -25,7 +30,7 @@ done
 [ -n "$mods" ] && [ -n "$out" ] || { echo "usage: run-guest.sh --mods DIR --out DIR [--dmabuf-mb N] -- [params]" >&2; exit 2; }
 run=${NMX_RUN:-/run/nmx}
 mkdir -p "$out" "$run"
-rm -f "$out/raw.txt"
+rm -f "$out/raw.txt" "$out/raw-bind.txt"
 
 {
 	echo "guest_kernel	$(uname -r)"
@@ -42,7 +47,9 @@ rm -f "$out/raw.txt"
 insmod "$mods/netmem.ko"
 insmod "$mods/bench/nmx_bench.ko" "$@"
 
-python3 - "$mb" "$out/raw.txt" <<'EOF'
+# run_bench MiB RAW: one run of the loaded module over a fresh udmabuf of MiB (0: none).
+run_bench() {
+python3 - "$1" "$2" <<'EOF'
 import fcntl
 import os
 import struct
@@ -85,8 +92,16 @@ if err is not None:
 if "NMXDONE" not in res:
     sys.exit("run-guest: the run did not finish")
 EOF
+}
 
+run_bench "$mb" "$out/raw.txt"
 cp "$out/raw.txt" "$out/guest.txt" "$run/"
+if [ "$bind_mb" -gt 0 ]; then
+	echo 64 > /sys/module/nmx_bench/parameters/tests
+	echo "$bind_rounds" > /sys/module/nmx_bench/parameters/rounds
+	run_bench "$bind_mb" "$out/raw-bind.txt"
+	cp "$out/raw-bind.txt" "$run/"
+fi
 rmmod nmx_bench
 rmmod netmem
 dmesg > "$run/dmesg.txt"

@@ -44,6 +44,7 @@
 #include <linux/wait.h>
 #include <net/page_pool/helpers.h>
 #include <nmx/helpers.h>
+#include <nmx/testing.h>
 
 #include "nmx_bench.h"
 #ifdef CONFIG_X86
@@ -734,6 +735,20 @@ int nmxb_c_bind(struct nmxb_sample *s, struct nmxb_bind_info *info)
 	info->desc_size = sizeof(struct nmx_chunk);
 	return 0;
 }
+
+/**
+ * nmxb_c_bind_profile() - netmem's own profile of the bind just made
+ * @p: result: time split and memory (NMX_TESTING)
+ *
+ * Return: 0 or a negative errno.
+ */
+int nmxb_c_bind_profile(struct nmx_testing_bind_profile *p)
+{
+	if (!nmxb.binding)
+		return -ENOENT;
+	return nmx_testing_bind_profile(nmxb.binding, p);
+}
+MODULE_IMPORT_NS(NMX_TESTING);
 
 /**
  * nmxb_c_unbind() - unbind the run's binding, timed

@@ -95,8 +95,8 @@ What limits each number (icount: the TSC counts guest instructions, 1 per instru
   (the allocating side). Under KVM only e2e is meaningful.
 - bind/unbind: ktime of nmx_bind_dmabuf()/nmx_unbind() scaled to 1 GiB. Under icount the
   clock also jumps over idle time (unbind waits for an RCU grace period), so these are
-  virtual ns, not instructions. Metadata per chunk is computed from devmem/core/src/pool.rs,
-  not measured.
+  virtual ns, not instructions. Metadata per chunk is measured by netmem (the size the
+  allocator gave for each of its allocations); the 1 GiB bind pass is in bind.txt.
 """
 
 
@@ -218,7 +218,7 @@ def summary_text(rows, meta, info, skips, errs, warns, ratios, cpu, config):
     if meta:
         out.append("Binding and metadata")
         for k in ("dmabuf_bytes", "chunks", "chunk_bytes", "chunk_desc_bytes",
-                  "metadata_bytes_per_chunk", "metadata_bytes_per_chunk_bind_peak"):
+                  "meta_bytes_per_chunk", "meta_bytes_per_chunk_peak", "bind_split_ns"):
             if k in meta:
                 out.append(f"  {k}: {' '.join(meta[k])}")
         out.append("")

@@ -23,6 +23,7 @@
 
 use super::layout::{self, Segment};
 use super::chunk::{Chunk, DEVMEM_MAGIC};
+use super::meter::{self, Part};
 use super::pool::{Pool, QueueCache, Record, Return, StateError};
 use crate::ffi::{
     self, eopnotsupp, BhGuard, DeviceRef, DmaBuf, DmaBufClaim, Mapping, Net, NetDevPtr, NetDevice,
@@ -35,6 +36,7 @@ use core::ffi::{c_void, CStr};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{Arc, ArcBorrow, Mutex};
+use kernel::time::Ktime;
 use kernel::workqueue::{impl_has_work, new_work, Work, WorkItem};
 use kernel::{new_mutex, new_spinlock};
 
@@ -191,16 +193,25 @@ impl Binding {
         if dmabuf_size == 0 {
             return Err(fail(EINVAL, c"dma-buf is empty"));
         }
+        // The bind profile (tests, benchmark): attach + map is what any importer pays; the
+        // segment walk is the least any importer does with the mapping.
+        let t = Ktime::ktime_get();
         let mapping = dmabuf
             .attach_map(&dev)
             .map_err(|e| fail(e, c"cannot attach and map the dma-buf for the device"))?;
+        let t = meter::part_done(Part::AttachMap, t);
         let (dma, len, nsegs) = mapping.segments().map_err(|e| fail(e, c"out of memory"))?;
+        let t = meter::part_done(Part::SgWalk, t);
+        let temp = meter::account_vec(&dma, true) + meter::account_vec(&len, true);
         let mut segs = KVVec::with_capacity(nsegs, GFP_KERNEL).map_err(|_| nomem())?;
+        let temp_segs = meter::account_vec(&segs, true);
         for (d, l) in dma[..nsegs].iter().zip(len[..nsegs].iter()) {
             segs.push(Segment { dma: *d, len: *l }, GFP_KERNEL)
                 .map_err(|_| nomem())?;
         }
         drop((dma, len));
+        meter::release(temp);
+        let t = meter::part_done(Part::Copy, t);
         // Validates the layout once; yields every chunk's DMA address, straight into the pool.
         let chunks = layout::chunks(&segs, u64::from(p.chunk_size))
             .map_err(|e| fail(EINVAL, e.message()))?;
@@ -222,7 +233,10 @@ impl Binding {
         let nq = p.rxqs.len() as u16;
         let pool = Pool::new(chunks, chunk_shift, nq).map_err(|_| nomem())?;
         drop(segs);
+        meter::release(temp_segs);
+        let t = meter::part_done(Part::Pool, t);
         let mut queues = KVVec::with_capacity(p.rxqs.len(), GFP_KERNEL).map_err(|_| nomem())?;
+        meter::account_vec(&queues, false);
         for (slot, rxq) in p.rxqs.iter().enumerate() {
             let cache = pool.new_cache(slot as u16).map_err(|_| nomem())?;
             let q = BoundQueue {
@@ -264,12 +278,14 @@ impl Binding {
         )
         .map_err(|_| nomem())?;
         let me = &*b as *const Binding as *mut Binding;
+        meter::account_arc(&b);
         for c in b.pool.chunks() {
             c.set_owner(me as usize);
         }
         for q in b.queues.iter() {
             q.binding.store(me, Ordering::Release);
         }
+        meter::part_done(Part::Finish, t);
         Ok(b)
     }
 

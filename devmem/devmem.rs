@@ -27,6 +27,9 @@ pub(crate) mod ring;
 #[allow(dead_code, unreachable_pub)]
 pub(crate) mod stack;
 
+#[path = "meter.rs"]
+pub(crate) mod meter;
+
 #[path = "binding.rs"]
 pub(crate) mod binding;
 

@@ -25,6 +25,8 @@ pub(crate) fn new_storage<T>(
     for i in 0..n {
         v.push(f(i), GFP_KERNEL).map_err(|_| AllocError)?;
     }
+    // Counted toward the bind in progress on this task, if any (the bind profile).
+    super::meter::account_vec(&v, false);
     Ok(v)
 }
 
@@ -40,6 +42,9 @@ impl<T> Lock<T> {
     pub(crate) fn new(v: T) -> Result<Self, AllocError> {
         let inner = KBox::pin_init(new_spinlock!(v, "nmx_pool_free"), GFP_KERNEL)
             .map_err(|_| AllocError)?;
+        let p: *const SpinLock<T> = &*inner;
+        // SAFETY: `p` is the start of the live `KBox` allocation (kmalloc) of the lock.
+        unsafe { super::meter::account("lock", p, 1, core::mem::size_of::<SpinLock<T>>(), false) };
         Ok(Lock { inner })
     }
 

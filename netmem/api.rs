@@ -6,6 +6,7 @@
 
 use crate::devmem::binding::{self, Owner};
 use crate::devmem::chunk::Chunk;
+use crate::devmem::meter;
 use crate::ffi::{self, Device, ExtAck, NetDevPtr, NetDevice, RcuReadGuard, SockPriv};
 use crate::registry;
 use crate::rxq::{Rxq, RxqOps};
@@ -300,6 +301,21 @@ pub extern "C" fn nmx_testing_audit(id: u32) -> c_int {
         Some(Ok(())) => 0,
         Some(Err(e)) => e.to_errno(),
         None => ENOENT.to_errno(),
+    }
+}
+
+/// `nmx_testing_bind_profile()`: time and memory of the most recent bind, if it made
+/// binding `id` (namespace NMX_TESTING).
+///
+/// # Safety
+///
+/// `out` must point to a writable `struct nmx_testing_bind_profile`.
+#[no_mangle]
+pub unsafe extern "C" fn nmx_testing_bind_profile(id: u32, out: *mut meter::BindProfile) -> c_int {
+    // SAFETY: Writable (function's safety requirement).
+    match meter::read(id, unsafe { &mut *out }) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
     }
 }
 

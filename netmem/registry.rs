@@ -172,8 +172,11 @@ pub(crate) fn bind(
             return Err(fail(EINVAL, c"queue listed twice"));
         }
     }
+    let t0 = kernel::time::Ktime::ktime_get();
     let dmabuf = DmaBuf::get(fd).map_err(|_| fail(EBADF, c"fd is not a dma-buf"))?;
     let _rtnl = Rtnl::lock();
+    // Profiles this bind (`nmx_testing_bind_profile()`); dropped before RTNL.
+    let profile = crate::devmem::meter::Scope::begin(t0);
     let (b, rxqs) = {
         let r = lock();
         if !(0..r.rxqs.len()).any(|i| r.rxq(i).netdev == netdev) {
@@ -197,6 +200,7 @@ pub(crate) fn bind(
         }
         let mut list: KVec<&Rxq> = KVec::with_capacity(queues.len(), GFP_KERNEL)
             .map_err(|_| fail(ENOMEM, c"out of memory"))?;
+        let temp_list = crate::devmem::meter::account_vec(&list, true);
         for rxq in rxqs.iter().flatten() {
             list.push(*rxq, GFP_KERNEL)
                 .map_err(|_| fail(ENOMEM, c"out of memory"))?;
@@ -246,6 +250,8 @@ pub(crate) fn bind(
         for (p, x) in ptrs.iter_mut().zip(list.iter()) {
             *p = *x as *const Rxq as *mut Rxq;
         }
+        // `list` goes at the end of this block; nothing is allocated before.
+        crate::devmem::meter::release(temp_list);
         (b, ptrs)
     };
     // Restart outside the registry mutex: a driver's restart may re-register its queues.
@@ -260,6 +266,7 @@ pub(crate) fn bind(
             ));
         }
     }
+    profile.done(b.id);
     Ok(b.id)
 }
 

@@ -22,6 +22,7 @@
 #include <linux/rcupdate.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <net/genetlink.h>
@@ -65,6 +66,36 @@ NMX_EXPORT_RUST_TESTING(nmx_testing_rxq_cpu_copy);
 NMX_EXPORT_RUST_TESTING(nmx_testing_cpu_write);
 NMX_EXPORT_RUST_TESTING(nmx_testing_audit);
 NMX_EXPORT_RUST_TESTING(nmx_testing_set_return_delay);
+NMX_EXPORT_RUST_TESTING(nmx_testing_bind_profile);
+/* The Rust mirror (devmem/meter.rs) asserts the same sizes. */
+static_assert(sizeof(struct nmx_testing_bind_alloc) == 64);
+static_assert(sizeof(struct nmx_testing_bind_profile) ==
+	      88 + 64 * NMX_TESTING_BIND_ALLOCS);
+
+/*
+ * Bind profile: the bytes the allocator really gave for the allocation that
+ * starts at @p (@requested bytes asked for). kmalloc: ksize(). vmalloc: the
+ * mapped size, found by walking from the page-rounded request to the area's
+ * unmapped guard page; a huge mapping (kvmalloc asks for one) is rounded up
+ * to PMD_SIZE and shows up as mapped pages past the request.
+ */
+size_t nmx_shim_alloc_bytes(const void *p, size_t requested, bool *vmalloc)
+{
+	size_t n;
+
+	*vmalloc = is_vmalloc_addr(p);
+	if (!*vmalloc)
+		return ksize(p);
+	for (n = PAGE_ALIGN(requested); vmalloc_to_page(p + n); n += PAGE_SIZE)
+		;
+	return n;
+}
+
+/* Bind profile cross-check: the kernel's unreclaimable-slab bytes (kmalloc). */
+u64 nmx_shim_slab_bytes(void)
+{
+	return (u64)global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B) << PAGE_SHIFT;
+}
 
 void nmx_shim_devmem_live_inc(void)
 {

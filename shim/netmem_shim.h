@@ -39,6 +39,8 @@ void nmx_shim_udelay(u32 us);
 struct page;
 struct page_pool;
 void nmx_shim_page_recycle_direct(struct page_pool *pp, struct page *page);
+size_t nmx_shim_alloc_bytes(const void *p, size_t requested, bool *vmalloc);
+u64 nmx_shim_slab_bytes(void);
 void nmx_shim_rcu_read_lock(void);
 void nmx_shim_rcu_read_unlock(void);
 void nmx_shim_local_bh_disable(void);
