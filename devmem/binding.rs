@@ -21,7 +21,7 @@
 //!   moves to another netns, the binding is unbound but keeps its mapping until its chunks
 //!   are home (the driver may still have them posted).
 
-use super::layout::{self, Segment};
+use super::layout;
 use super::chunk::{Chunk, DEVMEM_MAGIC};
 use super::meter::{self, Part};
 use super::pool::{Pool, QueueCache, Record, Return, StateError};
@@ -200,20 +200,13 @@ impl Binding {
             .attach_map(&dev)
             .map_err(|e| fail(e, c"cannot attach and map the dma-buf for the device"))?;
         let t = meter::part_done(Part::AttachMap, t);
-        let (dma, len, nsegs) = mapping.segments().map_err(|e| fail(e, c"out of memory"))?;
+        // The walk writes netmem's segment list directly: nothing left to copy.
+        let (segs, nsegs) = mapping.segments().map_err(|e| fail(e, c"out of memory"))?;
         let t = meter::part_done(Part::SgWalk, t);
-        let temp = meter::account_vec(&dma, true) + meter::account_vec(&len, true);
-        let mut segs = KVVec::with_capacity(nsegs, GFP_KERNEL).map_err(|_| nomem())?;
         let temp_segs = meter::account_vec(&segs, true);
-        for (d, l) in dma[..nsegs].iter().zip(len[..nsegs].iter()) {
-            segs.push(Segment { dma: *d, len: *l }, GFP_KERNEL)
-                .map_err(|_| nomem())?;
-        }
-        drop((dma, len));
-        meter::release(temp);
         let t = meter::part_done(Part::Copy, t);
         // Validates the layout once; yields every chunk's DMA address, straight into the pool.
-        let chunks = layout::chunks(&segs, u64::from(p.chunk_size))
+        let chunks = layout::chunks(&segs[..nsegs], u64::from(p.chunk_size))
             .map_err(|e| fail(EINVAL, e.message()))?;
         if (chunks.len() as u64) << chunk_shift != dmabuf_size {
             return Err(fail(

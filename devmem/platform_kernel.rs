@@ -22,9 +22,14 @@ pub(crate) fn new_storage<T>(
     mut f: impl FnMut(usize) -> T,
 ) -> Result<Storage<T>, AllocError> {
     let mut v = KVVec::with_capacity(n, GFP_KERNEL).map_err(|_| AllocError)?;
-    for i in 0..n {
-        v.push(f(i), GFP_KERNEL).map_err(|_| AllocError)?;
+    // Written in place rather than pushed: `push` checks the capacity for every element,
+    // which is most of the cost of building a large binding's descriptors.
+    let spare = v.spare_capacity_mut().get_mut(..n).ok_or(AllocError)?;
+    for (i, slot) in spare.iter_mut().enumerate() {
+        slot.write(f(i));
     }
+    // SAFETY: The loop initialised the first `n` spare slots, which exist (`get_mut` above).
+    unsafe { v.set_len(n) };
     // Counted toward the bind in progress on this task, if any (the bind profile).
     super::meter::account_vec(&v, false);
     Ok(v)

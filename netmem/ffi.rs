@@ -9,6 +9,7 @@
 //! C headers: [`include/linux/dma-buf.h`](srctree/include/linux/dma-buf.h),
 //! [`shim/netmem_shim.h`](../shim/netmem_shim.h).
 
+use crate::devmem::layout::Segment;
 use core::ffi::{c_char, c_int, c_void, CStr};
 use core::ptr::NonNull;
 use kernel::error::{from_err_ptr, to_result};
@@ -100,7 +101,7 @@ extern "C" {
     fn nmx_shim_dmabuf_size(buf: *const DmaBufRaw) -> u64;
     fn nmx_shim_dev_has_dma_mask(dev: *const Device) -> bool;
     fn nmx_shim_sgt_dma_nents(sgt: *const SgTable) -> u32;
-    fn nmx_shim_sgt_dma_segments(sgt: *mut SgTable, dma: *mut u64, len: *mut u64, max: u32) -> u32;
+    fn nmx_shim_sgt_dma_segments(sgt: *mut SgTable, segs: *mut Segment, max: u32) -> u32;
     fn nmx_shim_dmabuf_vmap(buf: *mut DmaBufRaw) -> *mut c_void;
     fn nmx_shim_dmabuf_vunmap(buf: *mut DmaBufRaw, vaddr: *mut c_void);
     fn nmx_shim_dev_get_by_index(net: *mut Net, ifindex: u32) -> *mut NetDevice;
@@ -487,18 +488,15 @@ pub(crate) struct Mapping {
 unsafe impl Send for Mapping {}
 
 impl Mapping {
-    /// DMA segments of the mapping, in dma-buf order: addresses, lengths, and how many of
-    /// the entries are used.
-    pub(crate) fn segments(&self) -> Result<(KVVec<u64>, KVVec<u64>, usize)> {
+    /// DMA segments of the mapping, in dma-buf order, and how many of the entries are used.
+    pub(crate) fn segments(&self) -> Result<(KVVec<Segment>, usize)> {
         // SAFETY: By the type invariant `sgt` is a live mapping.
         let n = unsafe { nmx_shim_sgt_dma_nents(self.sgt) } as usize;
-        let mut dma = KVVec::from_elem(0u64, n, GFP_KERNEL)?;
-        let mut len = KVVec::from_elem(0u64, n, GFP_KERNEL)?;
-        // SAFETY: Both arrays hold `n` elements, the bound passed to the walker.
-        let got = unsafe {
-            nmx_shim_sgt_dma_segments(self.sgt, dma.as_mut_ptr(), len.as_mut_ptr(), n as u32)
-        };
-        Ok((dma, len, (got as usize).min(n)))
+        let mut segs = KVVec::from_elem(Segment { dma: 0, len: 0 }, n, GFP_KERNEL)?;
+        // SAFETY: `segs` holds `n` elements, the bound passed to the walker, and `Segment` is
+        // `struct nmx_shim_segment` (repr(C), layout asserted in layout.rs).
+        let got = unsafe { nmx_shim_sgt_dma_segments(self.sgt, segs.as_mut_ptr(), n as u32) };
+        Ok((segs, (got as usize).min(n)))
     }
 }
 

@@ -214,7 +214,7 @@ u32 nmx_shim_sgt_dma_nents(const struct sg_table *sgt)
 	return sgt->nents;
 }
 
-u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, u64 *dma, u64 *len, u32 max)
+u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, struct nmx_shim_segment *segs, u32 max)
 {
 	struct scatterlist *sg;
 	u32 n = 0;
@@ -223,8 +223,8 @@ u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, u64 *dma, u64 *len, u32 max)
 	for_each_sgtable_dma_sg(sgt, sg, i) {
 		if (n == max)
 			break;
-		dma[n] = sg_dma_address(sg);
-		len[n] = sg_dma_len(sg);
+		segs[n].dma = sg_dma_address(sg);
+		segs[n].len = sg_dma_len(sg);
 		n++;
 	}
 	return n;

@@ -59,7 +59,13 @@ void *nmx_shim_sock_priv(struct sk_buff *skb, bool create);
 u64 nmx_shim_dmabuf_size(const struct dma_buf *buf);
 bool nmx_shim_dev_has_dma_mask(const struct device *dev);
 u32 nmx_shim_sgt_dma_nents(const struct sg_table *sgt);
-u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, u64 *dma, u64 *len, u32 max);
+/* devmem/core/src/layout.rs: Segment (repr(C), size and offsets asserted there). */
+struct nmx_shim_segment {
+	u64 dma;
+	u64 len;
+};
+
+u32 nmx_shim_sgt_dma_segments(struct sg_table *sgt, struct nmx_shim_segment *segs, u32 max);
 void *nmx_shim_dmabuf_vmap(struct dma_buf *buf);
 void nmx_shim_dmabuf_vunmap(struct dma_buf *buf, void *vaddr);
 

@@ -12,7 +12,9 @@
 // Also enforced when the kernel module includes this file on its own.
 #![forbid(unsafe_code)]
 
-/// One DMA-mapped piece of the dma-buf.
+/// One DMA-mapped piece of the dma-buf. Layout shared with C (`struct nmx_shim_segment`):
+/// the kernel's scatterlist walk writes these directly.
+#[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
     /// Device address of the segment.
@@ -25,6 +27,8 @@ pub struct Segment {
 pub const MIN_CHUNK_SIZE: u64 = 4096;
 /// Largest chunk size.
 pub const MAX_CHUNK_SIZE: u64 = 65536;
+const _: () = assert!(core::mem::size_of::<Segment>() == 16);
+const _: () = assert!(core::mem::offset_of!(Segment, len) == 8);
 // `NMX_MIN_CHUNK_SIZE` and `NMX_MAX_CHUNK_SIZE` in `<nmx/types.h>`.
 const _: () = assert!(MIN_CHUNK_SIZE == 4096 && MAX_CHUNK_SIZE == 65536);
 
