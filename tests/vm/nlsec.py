@@ -24,6 +24,10 @@ S_EMPTY = 6
 CAP_NET_ADMIN = 12
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
 libc = ctypes.CDLL(None, use_errno=True)
+# `ip netns exec` gives the command a fresh /sys: mount debugfs there again (the audit
+# file, the NIC counters) without spawning mount(8).
+if not os.path.isdir(DBG) and os.path.isdir("/sys/kernel/debug"):
+    libc.mount(b"debugfs", b"/sys/kernel/debug", b"debugfs", 0, None)
 
 
 class Genl:
@@ -152,7 +156,12 @@ _n = [0]
 _failed = []
 
 
+_t0 = time.time()
+
+
 def tap(name, cond, detail=""):
+    if os.environ.get("NMX_TAP_TIMES"):
+        print(f"# at {time.time() - _t0:.1f} s", flush=True)
     _n[0] += 1
     line = f"ok {_n[0]} - {name}" if cond else f"not ok {_n[0]} - {name}"
     print(line + (f": {detail}" if detail and cond else ""), flush=True)

@@ -24,7 +24,10 @@ from nlsec import CLI, Genl, audit, nic_stats, sh, tap, tap_done, wait
 PEER = "ip netns exec exa"
 CHUNKS = 64
 F1, F3 = 200, 50
-BOUND = float(os.environ.get("NMX_EXH_BOUND", "10"))
+# Spawning a process (ip netns exec, ping) takes seconds under TCG: the bound for those
+# is generous; a stalled queue or a hung RTNL fails them outright (ping -W, timeouts).
+BOUND = float(os.environ.get("NMX_EXH_BOUND", "30"))
+RTNL_BOUND = 2.0
 
 
 def set_mtu(ifindex, mtu):
@@ -106,11 +109,11 @@ def main():
         f"seqs {sorted(seqs)[:5]}..., bad {bad[:3]}; binding {c1}")
 
     # --- 2. exhausted under traffic: nothing else stops ---
-    sender = subprocess.Popen(f"exec {PEER} {CLI} send --dst 10.0.0.2 --port 9001 --count 400 "
+    sender = subprocess.Popen(f"exec {PEER} {CLI} send --dst 10.0.0.2 --port 9001 --count 200 "
                               "--size 300 --rate 100", shell=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     t0 = time.time()
-    r = sh(f"{PEER} ping -c 3 -i 0.3 -W 5 10.0.0.2", timeout=60)
+    r = sh(f"{PEER} ping -c 2 -i 0.2 -W 5 10.0.0.2", timeout=60)
     tap(f"while exhausted: ping over queue 0 works ({time.time() - t0:.1f} s)",
         r.returncode == 0 and time.time() - t0 < BOUND, r.stdout[-200:] + r.stderr)
     sink = subprocess.Popen(f"exec {CLI} sink --port 9002 --frames 20 --timeout 60 --json",
@@ -126,12 +129,12 @@ def main():
     get_ok = owner.counts(bid)["user"] == CHUNKS
     dt = time.time() - t0
     tap(f"while exhausted: RTNL (set mtu twice) and binding-get answer ({dt:.2f} s)",
-        e1 == e2 == 0 and get_ok and dt < BOUND, f"{e1} {e2} {get_ok}")
+        e1 == e2 == 0 and get_ok and dt < RTNL_BOUND, f"{e1} {e2} {get_ok}")
     sender.wait(timeout=120)
     wait(lambda: nic_stats("nmxt1", 1)["wire_len"] == 0, 30)
     d2 = delta(s0, nic_stats("nmxt1", 1), *KEYS)
-    tap("while exhausted: 400 more frames on queue 1, all dropped and counted, none landed",
-        d2["rx_devmem_frames"] == CHUNKS and d2["rx_no_buf"] + d2["rx_drops"] == F1 + 400 - CHUNKS,
+    tap("while exhausted: 200 more frames on queue 1, all dropped and counted, none landed",
+        d2["rx_devmem_frames"] == CHUNKS and d2["rx_no_buf"] + d2["rx_drops"] == F1 + 200 - CHUNKS,
         f"NIC since bind {d2}")
 
     # --- 3. tokens come back: the queue receives into the dma-buf again ---
