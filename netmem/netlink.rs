@@ -9,7 +9,8 @@
 use crate::api::{self, Record};
 use crate::devmem::binding::{Binding, Owner};
 use crate::ffi::{
-    emsgsize, eopnotsupp, DumpCb, GenlInfo, Msg, NetDeviceRef, NetlinkCallback, Request, SkBuff,
+    emsgsize, eopnotsupp, Attr, DumpCb, GenlInfo, Msg, NetDeviceRef, NetlinkCallback, Request,
+    SkBuff,
 };
 use crate::registry;
 use core::ffi::c_int;
@@ -122,12 +123,26 @@ pub unsafe extern "C" fn bind_dmabuf_nl_unbind_doit(
     let req = unsafe { Request::new(info) };
     from_result(|| {
         let id_attr = req.require(BIND_DMABUF_A_BINDING_ID)?;
+        require_visible(req, id_attr)?;
         // SAFETY: `skb` is this request's.
         let owner = unsafe { owner(req, skb, false) }?;
         registry::unbind(id_attr.u32(), Some(owner))
             .inspect_err(|&e| req.error(no_binding_msg(e), Some(id_attr)))?;
         Ok(0)
     })
+}
+
+/// ENOENT unless binding `id` exists in the caller's netns: a binding of another netns is
+/// refused exactly like an id that does not exist (ids are global; nothing may leak).
+fn require_visible(req: Request, id_attr: Attr) -> Result {
+    if registry::lookup(id_attr.u32()).is_some_and(|b| b.visible_in(req.net())) {
+        return Ok(());
+    }
+    req.error(
+        c"no such binding in the caller's network namespace",
+        Some(id_attr),
+    );
+    Err(ENOENT)
 }
 
 fn no_binding_msg(e: Error) -> &'static core::ffi::CStr {
@@ -284,6 +299,7 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_read_doit(
     let req = unsafe { Request::new(info) };
     from_result(|| {
         let id_attr = req.require(BIND_DMABUF_A_BINDING_ID)?;
+        require_visible(req, id_attr)?;
         let id = id_attr.u32();
         let max = req
             .attr(BIND_DMABUF_A_BINDING_MAX_RECORDS)
@@ -343,6 +359,7 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_release_doit(
     let req = unsafe { Request::new(info) };
     from_result(|| {
         let id_attr = req.require(BIND_DMABUF_A_BINDING_ID)?;
+        require_visible(req, id_attr)?;
         let count = req.attrs(BIND_DMABUF_A_BINDING_TOKENS).count();
         if count == 0 {
             req.require(BIND_DMABUF_A_BINDING_TOKENS)?;
