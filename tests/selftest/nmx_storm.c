@@ -961,7 +961,7 @@ out_stop:
 				  st->cpus[i].cpu);
 	}
 	nmxs_storm_counts_line(t, "total", &sum);
-	nmxs_line("# %s: binds %llu (+%llu dma-buf busy, +%llu failed restarts rolled back) unbinds %llu",
+	nmxs_line("# %s: binds %llu (+%llu dma-buf busy, +%llu restarts failed) unbinds %llu",
 		  t->name, binds, busy, refused, unbinds);
 	nmxs_line("# %s: restarts %llu by bind/unbind, %llu by the driver; mid-storm audits %llu",
 		  t->name, hook, drv, audits);
