@@ -13,6 +13,9 @@
  *    records of the live bindings (nmx_binding_read(), the code behind
  *    rx-read) and releases their tokens (nmx_binding_release(), rx-release),
  *    at once or after holding them for a while;
+ *  - a softirq returner (a pinned soft hrtimer every 100 us) that returns or
+ *    completes what another CPU's NAPI handed it, interrupting that CPU's
+ *    process-context returners wherever they are;
  * while one restart thread restarts random queues under RTNL the way a
  * driver does on a ring reconfiguration (quiesce, nmx_put() every posted
  * buffer, refill, start), and the case's own thread binds dma-bufs to random
@@ -62,6 +65,8 @@ struct nmxs_storm_counts {
 	u64 remote_put;
 	u64 remote_put_page;
 	u64 remote_complete;
+	u64 softirq_put;
+	u64 softirq_complete;
 	u64 read_calls;
 	u64 records;
 	u64 released;
@@ -112,6 +117,9 @@ struct nmxs_storm_cpu {
 	struct task_struct *user;
 	struct nmxs_storm_counts c;
 	struct nmxs_hand hand;
+	struct nmxs_hand shand;
+	struct hrtimer timer;
+	bool timer_on;
 	u32 nheld;
 	struct nmxs_held held[NMXS_STORM_HELD];
 	struct nmx_record recs[NMXS_STORM_RECS];
@@ -136,6 +144,7 @@ struct nmxs_storm {
 	struct task_struct *restarter;
 	int pause;
 	atomic_t parked;
+	atomic_t in_softirq;
 	u32 nthreads;
 	wait_queue_head_t wq;
 	atomic_t errors;
@@ -252,7 +261,8 @@ static const struct nmx_rxq_ops nmxs_storm_ops = {
 static void nmxs_storm_poll(struct nmxs_storm_cpu *pc, struct nmxs_sq *q)
 {
 	struct nmxs_storm *st = pc->st;
-	struct nmxs_hand *h = &st->cpus[(pc->idx + 1) % st->ncpu].hand;
+	struct nmxs_storm_cpu *next = &st->cpus[(pc->idx + 1) % st->ncpu];
+	struct nmxs_hand *h;
 	u32 k = get_random_u32_below(9), i, r, off, len;
 	struct nmx_buf *buf;
 
@@ -265,22 +275,25 @@ static void nmxs_storm_poll(struct nmxs_storm_cpu *pc, struct nmxs_sq *q)
 		off = get_random_u32_below(NMXS_CHUNK / 2);
 		len = 1 + get_random_u32_below(NMXS_CHUNK - off);
 		if (!nmx_buf_is_devmem(buf))
-			r = r < 50 ? 60 : 80;
-		if (r < 50) {
+			r = r < 50 ? 50 : r < 75 ? 70 : 95;
+		if (r < 45) {
 			nmx_rx_devmem(buf, off, len);
 			pc->c.complete++;
 			continue;
 		}
-		if (r < 75) {
+		if (r < 60) {
 			nmx_recycle_direct(q->rxq, buf);
 			pc->c.recycle++;
 			continue;
 		}
+		/* To the other CPU's user thread, or to its softirq returner. */
+		h = r < 85 ? &next->hand : &next->shand;
 		spin_lock(&h->lock);
 		if (h->n < NMXS_STORM_HAND) {
 			h->it[h->n].rxq = q->rxq;
 			h->it[h->n].buf = buf;
-			h->it[h->n].op = r < 90 ? NMXS_OP_PUT : NMXS_OP_COMPLETE;
+			h->it[h->n].op = r < 75 || (r >= 85 && r < 97) ?
+					 NMXS_OP_PUT : NMXS_OP_COMPLETE;
 			h->it[h->n].len = len;
 			h->n++;
 			buf = NULL;
@@ -322,9 +335,9 @@ static int nmxs_storm_napi_fn(void *arg)
 }
 
 /* Returns what another CPU's NAPI handed over, from process context. */
-static void nmxs_storm_hand_drain(struct nmxs_storm_cpu *pc)
+static void nmxs_storm_hand_drain(struct nmxs_storm_cpu *pc,
+				  struct nmxs_hand *h)
 {
-	struct nmxs_hand *h = &pc->hand;
 	u32 n, i;
 
 	spin_lock_bh(&h->lock);
@@ -346,6 +359,48 @@ static void nmxs_storm_hand_drain(struct nmxs_storm_cpu *pc)
 			pc->c.remote_put_page++;
 		}
 	}
+}
+
+#define NMXS_STORM_TIMER_NS	(100 * NSEC_PER_USEC)
+#define NMXS_STORM_TIMER_BATCH	32
+
+/*
+ * The softirq returner: a pinned soft hrtimer of each CPU returns what the
+ * other CPU's NAPI handed it (nmx_put(), nmx_rx_devmem()) from softirq
+ * context, interrupting that CPU's process-context returners anywhere, in
+ * the middle of their own returns to the same rings and free lists.
+ */
+static enum hrtimer_restart nmxs_storm_timer_fn(struct hrtimer *timer)
+{
+	struct nmxs_storm_cpu *pc = container_of(timer, struct nmxs_storm_cpu, timer);
+	struct nmxs_storm *st = pc->st;
+	struct nmxs_hand *h = &pc->shand;
+	struct nmxs_hand_item it;
+	u32 n;
+
+	/* Dekker with nmxs_storm_pause(): either it waits for us, or we see it. */
+	atomic_inc(&st->in_softirq);
+	smp_mb__after_atomic(); /* the count before the look at @pause */
+	for (n = 0; n < NMXS_STORM_TIMER_BATCH && !READ_ONCE(st->pause); n++) {
+		spin_lock(&h->lock);
+		if (!h->n) {
+			spin_unlock(&h->lock);
+			break;
+		}
+		it = h->it[--h->n];
+		spin_unlock(&h->lock);
+		if (it.op == NMXS_OP_COMPLETE && nmx_buf_is_devmem(it.buf)) {
+			nmx_rx_devmem(it.buf, 0, it.len);
+			pc->c.softirq_complete++;
+		} else {
+			nmx_put(it.rxq, it.buf, false);
+			pc->c.softirq_put++;
+		}
+	}
+	smp_mb__before_atomic(); /* our returns before the count drops */
+	atomic_dec(&st->in_softirq);
+	hrtimer_forward_now(timer, ns_to_ktime(NMXS_STORM_TIMER_NS));
+	return HRTIMER_RESTART;
 }
 
 /* Whether binding @id was still live (not being unbound) after a failure. */
@@ -451,9 +506,13 @@ static int nmxs_storm_user_fn(void *arg)
 {
 	struct nmxs_storm_cpu *pc = arg;
 
+	/* Started here: this thread is bound to the timer's CPU. */
+	hrtimer_start(&pc->timer, ns_to_ktime(NMXS_STORM_TIMER_NS),
+		      HRTIMER_MODE_REL_PINNED_SOFT);
+	WRITE_ONCE(pc->timer_on, true);
 	while (!kthread_should_stop()) {
 		nmxs_storm_park(pc->st);
-		nmxs_storm_hand_drain(pc);
+		nmxs_storm_hand_drain(pc, &pc->hand);
 		nmxs_storm_read(pc);
 		if (pc->nheld > NMXS_STORM_HELD / 2 || !get_random_u32_below(8))
 			nmxs_storm_release_held(pc, 1 + get_random_u32_below(8));
@@ -498,6 +557,10 @@ static bool nmxs_storm_pause(struct nmxs_storm *st)
 		}
 		usleep_range(1000, 2000);
 	}
+	/* Pairs with the timer's barriers; no return runs from here on. */
+	smp_mb();
+	while (atomic_read(&st->in_softirq))
+		cpu_relax();
 	smp_mb(); /* pairs with atomic_inc_return() in nmxs_storm_park() */
 	return true;
 }
@@ -522,6 +585,9 @@ static u32 nmxs_storm_driver_held(struct nmxs_storm *st)
 	for (i = 0; i < st->ncpu; i++)
 		for (j = 0; j < st->cpus[i].hand.n; j++)
 			n += nmx_buf_is_devmem(st->cpus[i].hand.it[j].buf);
+	for (i = 0; i < st->ncpu; i++)
+		for (j = 0; j < st->cpus[i].shand.n; j++)
+			n += nmx_buf_is_devmem(st->cpus[i].shand.it[j].buf);
 	return n;
 }
 
@@ -594,6 +660,8 @@ static void nmxs_storm_counts_line(struct nmxs_run *t, const char *who,
 	nmxs_line("# %s: %s: completions %llu (+%llu remote) remote returns %llu (+%llu pages)",
 		  t->name, who, c->complete, c->remote_complete,
 		  c->remote_put, c->remote_put_page);
+	nmxs_line("# %s: %s: from softirq: returns %llu, completions %llu",
+		  t->name, who, c->softirq_put, c->softirq_complete);
 	nmxs_line("# %s: %s: reads %llu records in %llu calls, releases %llu (+%llu after unbind)",
 		  t->name, who, c->records, c->read_calls, c->released,
 		  c->release_dead);
@@ -675,6 +743,9 @@ static int nmxs_storm_start(struct nmxs_storm *st)
 		pc->cpu = cpu;
 		pc->idx = i;
 		spin_lock_init(&pc->hand.lock);
+		spin_lock_init(&pc->shand.lock);
+		hrtimer_init(&pc->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_SOFT);
+		pc->timer.function = nmxs_storm_timer_fn;
 		pc->napi = kthread_create(nmxs_storm_napi_fn, pc, "nmxs_napi/%d", cpu);
 		if (IS_ERR(pc->napi)) {
 			pc->napi = NULL;
@@ -720,6 +791,9 @@ static void nmxs_storm_stop(struct nmxs_storm *st)
 	for (i = 0; i < st->ncpu; i++)
 		if (st->cpus[i].user)
 			kthread_stop(st->cpus[i].user);
+	for (i = 0; i < st->ncpu; i++)
+		if (st->cpus[i].st && READ_ONCE(st->cpus[i].timer_on))
+			hrtimer_cancel(&st->cpus[i].timer);
 	/*
 	 * The driver stops its queues: every posted buffer back, and nothing
 	 * refilled by the restarts of the final unbinds.
@@ -740,7 +814,9 @@ static void nmxs_storm_stop(struct nmxs_storm *st)
 
 		if (!pc->st)
 			continue;
-		nmxs_storm_hand_drain(pc);
+		nmxs_storm_hand_drain(pc, &pc->hand);
+		/* What the softirq returner had left, from process context. */
+		nmxs_storm_hand_drain(pc, &pc->shand);
 		nmxs_storm_release_held(pc, NMXS_STORM_HELD);
 	}
 }
@@ -756,7 +832,8 @@ static void nmxs_storm_churn(struct nmxs_storm *st, const int *fds, u32 nfds,
 	u64 t0;
 	int id;
 
-	if (*bound != all && (!*bound || get_random_u32_below(2))) {
+	/* Mostly bound: one churn step in four unbinds while a queue is free. */
+	if (*bound != all && (!*bound || get_random_u32_below(4))) {
 		mask = get_random_u32_below(all + 1) & ~*bound;
 		if (!mask)
 			mask = BIT(__ffs(~*bound & all));
@@ -956,6 +1033,7 @@ out_stop:
 		/* Every path ran on every CPU. */
 		if (!c->alloc_devmem || !c->complete || !c->recycle ||
 		    !c->remote_put || !c->remote_complete || !c->records ||
+		    !c->softirq_put || !c->softirq_complete ||
 		    !c->released)
 			NMXS_FAIL(t, "CPU %d did not run every path (see its counts)",
 				  st->cpus[i].cpu);
