@@ -559,8 +559,14 @@ static bool nmxs_storm_pause(struct nmxs_storm *st)
 	}
 	/* Pairs with the timer's barriers; no return runs from here on. */
 	smp_mb();
-	while (atomic_read(&st->in_softirq))
-		cpu_relax();
+	for (waited = 0; atomic_read(&st->in_softirq); waited++) {
+		if (waited >= NMXS_STORM_PARK_MS) {
+			NMXS_FAIL(st->t, "a softirq returner still runs after %u ms",
+				  NMXS_STORM_PARK_MS);
+			return false;
+		}
+		mdelay(1);
+	}
 	smp_mb(); /* pairs with atomic_inc_return() in nmxs_storm_park() */
 	return true;
 }
