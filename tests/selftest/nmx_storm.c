@@ -37,6 +37,8 @@
  * every CPU.
  */
 
+#include <linux/sched/debug.h>
+
 static unsigned int storm_secs;
 module_param(storm_secs, uint, 0444);
 MODULE_PARM_DESC(storm_secs,
@@ -893,6 +895,27 @@ static void nmxs_storm_churn(struct nmxs_storm *st, const int *fds, u32 nfds,
 }
 
 /*
+ * A thread did not park: it is stuck, most likely looping in netmem on a
+ * state a defect corrupted. It cannot be stopped, so the case gives up and
+ * leaves everything as it is (a leak, in a test that failed): the threads'
+ * stacks go to the kernel log and the module pins itself, so that rmmod
+ * fails instead of unmapping code that still runs.
+ */
+static void nmxs_storm_abandon(struct nmxs_storm *st)
+{
+	u32 i;
+
+	NMXS_FAIL(st->t,
+		  "storm abandoned: a thread is stuck (stacks in dmesg), nmx_selftest pinned");
+	for (i = 0; i < st->ncpu; i++) {
+		sched_show_task(st->cpus[i].napi);
+		sched_show_task(st->cpus[i].user);
+	}
+	sched_show_task(st->restarter);
+	__module_get(THIS_MODULE);
+}
+
+/*
  * The storm case: see the top of this file. Binds from this thread (the
  * dma-buf descriptors resolve in the writer's context only).
  */
@@ -961,8 +984,10 @@ static void nmxs_storm(struct nmxs_run *t)
 		nmxs_storm_churn(st, fds, nfds, &bound, &first, &last, &binds,
 				 &unbinds, &busy, &refused);
 		if (time_after(jiffies, next_audit)) {
-			if (!nmxs_storm_pause(st))
-				break;
+			if (!nmxs_storm_pause(st)) {
+				nmxs_storm_abandon(st);
+				return;
+			}
 			nmxs_storm_audit(st, first, last, "mid-storm");
 			audits++;
 			nmxs_storm_resume(st);
