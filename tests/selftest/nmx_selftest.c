@@ -2183,6 +2183,9 @@ static void nmxs_race_return_window(struct nmxs_run *t)
 	close_fd(fd);
 }
 
+/* The concurrency storm (case "storm"), in a file of its own. */
+#include "nmx_storm.c"
+
 static const struct nmxs_case nmxs_cases[] = {
 	{ "page_signature", nmxs_page_signature },
 	{ "bind_and_carve", nmxs_bind_and_carve },
@@ -2201,6 +2204,7 @@ static const struct nmxs_case nmxs_cases[] = {
 	{ "restart_testnic", nmxs_restart_testnic },
 	{ "race_unbind_last_put", nmxs_race_unbind_last_put },
 	{ "race_return_window", nmxs_race_return_window },
+	{ "storm", nmxs_storm },
 };
 
 static void nmxs_run_case(struct nmxs_run *t, unsigned int n,
