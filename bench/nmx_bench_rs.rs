@@ -872,7 +872,11 @@ pub unsafe extern "C" fn nmxb_rs_run(
         return ERANGE.to_errno();
     }
     if rounds == 0 || rounds > MAX_ROUNDS {
-        out!("NMXERR\trounds\t{} out of range (1..={})", rounds, MAX_ROUNDS);
+        out!(
+            "NMXERR\trounds\t{} out of range (1..={})",
+            rounds,
+            MAX_ROUNDS
+        );
         return ERANGE.to_errno();
     }
     if tests == 0 || tests & !G_ALL != 0 {

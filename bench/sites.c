@@ -327,9 +327,9 @@ static __always_inline u32 nmxb_nmx_slow_poll(struct nmx_rxq *rxq, struct nmx_bu
 /* n operations in polls of @budget: one body per poll; stops at the first short poll. */
 #define NMXB_POLLS(n, budget, got_expr)					\
 ({									\
-	u64 __done = 0;							\
-	while (__done < (n)) {						\
-		u32 want = min_t(u64, (budget), (n) - __done);		\
+	u64 __done = 0, __n = (n);					\
+	while (__done < __n) {						\
+		u32 want = min_t(u64, (budget), __n - __done);		\
 		u32 got = (got_expr);					\
 		__done += got;						\
 		if (got < want)						\

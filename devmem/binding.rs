@@ -21,8 +21,8 @@
 //!   moves to another netns, the binding is unbound but keeps its mapping until its chunks
 //!   are home (the driver may still have them posted).
 
-use super::layout;
 use super::chunk::{Chunk, DEVMEM_MAGIC};
+use super::layout;
 use super::meter::{self, Part};
 use super::pool::{Pool, QueueCache, Record, Return, StateError};
 use crate::ffi::{
@@ -543,19 +543,23 @@ impl Binding {
         let Some(mut batch) = self.pool.napi_batch(cache) else {
             return;
         };
-        let drained = batch.recycle_bulk(bufs, |&b| b as usize, |&buf| {
-            // SAFETY: A driver's buffer is a page or a chunk (`recycle_bulk`'s contract,
-            // passed on by the caller).
-            if unsafe { is_chunk(buf) } {
-                // Another binding's chunk (the queue was rebound meanwhile).
-                // SAFETY: A chunk the caller owns, inside `rcu`.
-                let (c, b) = unsafe { chunk_binding(buf.cast(), rcu) };
-                b.put(c.index, rcu);
-            } else {
-                // SAFETY: A page of this queue's pool, owned by the caller, in its NAPI.
-                unsafe { ffi::page_recycle_direct(rxq.pp(), buf) };
-            }
-        });
+        let drained = batch.recycle_bulk(
+            bufs,
+            |&b| b as usize,
+            |&buf| {
+                // SAFETY: A driver's buffer is a page or a chunk (`recycle_bulk`'s contract,
+                // passed on by the caller).
+                if unsafe { is_chunk(buf) } {
+                    // Another binding's chunk (the queue was rebound meanwhile).
+                    // SAFETY: A chunk the caller owns, inside `rcu`.
+                    let (c, b) = unsafe { chunk_binding(buf.cast(), rcu) };
+                    b.put(c.index, rcu);
+                } else {
+                    // SAFETY: A page of this queue's pool, owned by the caller, in its NAPI.
+                    unsafe { ffi::page_recycle_direct(rxq.pp(), buf) };
+                }
+            },
+        );
         drop(batch);
         self.after_return(drained);
     }

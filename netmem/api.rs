@@ -151,7 +151,11 @@ pub unsafe extern "C" fn nmx_devmem_alloc(rxq: *mut Rxq) -> *mut Chunk {
 /// `rxq` must be registered and `bufs` point to `n` writable slots; NAPI context of the
 /// queue, or its NAPI disabled.
 #[no_mangle]
-pub unsafe extern "C" fn nmx_devmem_alloc_bulk(rxq: *mut Rxq, bufs: *mut *mut c_void, n: u32) -> u32 {
+pub unsafe extern "C" fn nmx_devmem_alloc_bulk(
+    rxq: *mut Rxq,
+    bufs: *mut *mut c_void,
+    n: u32,
+) -> u32 {
     if bufs.is_null() || n == 0 {
         return 0;
     }

@@ -145,6 +145,7 @@ impl Chunk {
 
     /// Single-owner transition: a relaxed load and store, no read-modify-write. Only correct
     /// when nobody else can change the state concurrently. Keeps the queue.
+    #[cfg(test)]
     #[inline]
     fn move_owned(&self, from: ChunkState, to: ChunkState) -> Result<(), ChunkState> {
         let cur = self.word.load(Ordering::Relaxed);

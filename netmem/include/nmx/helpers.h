@@ -196,7 +196,11 @@ static __always_inline bool nmx_rxq_pages_only(const struct nmx_rxq *rxq)
  * body, inlined twice (make it __always_inline), decided once per poll.
  */
 #define NMX_POLL(rxq, body, ...)					\
-	(nmx_rxq_pages_only(rxq) ? body(__VA_ARGS__, true) : body(__VA_ARGS__, false))
+({									\
+	typeof(body) *__nmx_body = (body);				\
+	nmx_rxq_pages_only(rxq) ? __nmx_body(__VA_ARGS__, true) :	\
+				  __nmx_body(__VA_ARGS__, false);	\
+})
 
 /* The helpers above, for a poll body of known mode (@pages from NMX_POLL()). */
 static __always_inline struct nmx_buf *nmx_poll_alloc(struct nmx_rxq *rxq, const bool pages)
