@@ -1,0 +1,118 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Faults: fail each step of a bind once, in turn, on the test NIC with a real udmabuf.
+#
+#   sh tests/vm/rel-faults.sh MODULES_DIR
+#
+# Called by tests/vm/run.sh (the debug kernel: failslab, fail_function, kmemleak) with
+# netmem and nmx_testnic loaded and nmxt0/nmxt1 down in the initial netns; leaves them so.
+# tests/vm/faults.py does the binds in-process: `slab` fails every slab allocation of the
+# bind syscall in turn (fail-nth), `func` each of netmem's own failable steps (attach, map,
+# vmap, claim, id, socket state, queue restart, reply) through its fault points (debugfs
+# nmx_fail/, see shim/netmem_shim.c for why not fail_function). Each failed
+# bind must carry an errno and an extack message and leave nothing behind (binding, dma-buf
+# reference or attachment, posted chunk); frames must still land in pages. Here: the fault
+# injection knobs, and kmemleak over the whole run.
+M=${1:?modules dir}
+. tests/vm/tap.sh
+FS=/sys/kernel/debug/failslab
+FF=/sys/kernel/debug/nmx_fail
+KL=/sys/kernel/debug/kmemleak
+TR=/sys/kernel/tracing
+gfp=
+verb=
+t0=$(date +%s)
+
+# slab_caches 1|0: let failslab fail every cache's allocations (with cache-filter on) but
+# the debugging tools' own: kmemleak's and debugobjects' metadata (a failure there only
+# falls back to a reserve or switches the tool off) and radix_tree_node, where the DMA-API
+# debugging's cacheline tracking allocates atomically and switches itself off on the first
+# failure. xarray nodes come from that cache too; a single failure there is always
+# absorbed (xas_nomem() retries outside the lock), so no rollback path is lost.
+slab_caches() {
+	for c in /sys/kernel/slab/*/failslab; do
+		case $c in */kmemleak_*|*/debug_objects_cache/*|*/radix_tree_node/*) continue ;; esac
+		echo "$1" >"$c" 2>/dev/null
+	done
+}
+
+cleanup() {
+	if [ -n "$gfp" ]; then
+		echo "$gfp" >$FS/ignore-gfp-wait
+		echo N >$FS/cache-filter
+		slab_caches 0
+	fi
+	[ -n "$verb" ] && echo "$verb" >$FS/verbose
+	ip link set nmxt0 down 2>/dev/null
+	ip link set nmxt1 down 2>/dev/null
+}
+trap cleanup EXIT
+
+[ -d $TR/events ] || mount -t tracefs nodev $TR 2>/dev/null
+if [ -w /proc/thread-self/fail-nth ] && [ -d $FS ] && [ -d $FF/attach ] && [ -w $KL ] &&
+	[ -d $TR/events/kmem/kmalloc ]; then
+	ok "fault injection and kmemleak available (fail-nth, failslab, netmem's fault points, kmem events)"
+else
+	nok "fault injection and kmemleak available"
+	ls -d /proc/thread-self/fail-nth $FS $FF/attach $KL $TR/events/kmem/kmalloc 2>&1 | diag
+	tap_done
+	exit 1
+fi
+
+# kmemleak: what was suspected before this test is not its doing.
+leaks() { grep -o '^unreferenced object 0x[0-9a-f]*' $KL | sort; }
+echo scan >$KL
+leaks >"$tap_log.kl0"
+
+ip link set nmxt0 up && ip link set nmxt1 up
+# failslab: every allocation may fail (GFP_KERNEL ones are skipped by default) but the
+# debugging tools' (slab_caches), quietly (its default stack dump is a splat to ci/vm.sh;
+# faults.py traces the stacks itself).
+gfp=$(cat $FS/ignore-gfp-wait)
+verb=$(cat $FS/verbose)
+echo N >$FS/ignore-gfp-wait
+echo 0 >$FS/verbose
+slab_caches 1
+echo Y >$FS/cache-filter
+n_slab=0
+if python3 tests/vm/faults.py slab >"$tap_log.slab" 2>&1; then
+	ok "every slab allocation of a bind failed once: $(tail -n1 "$tap_log.slab")"
+else
+	nok "every slab allocation of a bind failed once"
+fi
+diag "$tap_log.slab"
+n_slab=$(sed -n 's/^faults: \([0-9]*\) .*/\1/p' "$tap_log.slab")
+echo "$gfp" >$FS/ignore-gfp-wait
+echo "$verb" >$FS/verbose
+echo N >$FS/cache-filter
+slab_caches 0
+gfp=
+verb=
+
+n_func=0
+if python3 tests/vm/faults.py func >"$tap_log.func" 2>&1; then
+	ok "each of netmem's bind steps failed once: $(tail -n1 "$tap_log.func")"
+else
+	nok "each of netmem's bind steps failed once"
+fi
+diag "$tap_log.func"
+n_func=$(sed -n 's/^faults: \([0-9]*\) .*/\1/p' "$tap_log.func")
+ip link set nmxt0 down && ip link set nmxt1 down
+
+# kmemleak reports objects at least 5 s old; scan twice, as ci/guest/init does.
+sleep 5
+echo scan >$KL
+sleep 1
+echo scan >$KL
+leaks >"$tap_log.kl1"
+new=$(comm -13 "$tap_log.kl0" "$tap_log.kl1")
+if [ -z "$new" ]; then
+	ok "kmemleak: no new leak suspect after $((${n_slab:-0} + ${n_func:-0})) faults"
+else
+	nok "kmemleak: new leak suspects"
+	for a in $(echo "$new" | awk '{ print $3 }'); do
+		sed -n "/^unreferenced object $a /,/^unreferenced object/p" $KL | head -n 30 | diag
+	done
+fi
+ok "faults injected: ${n_slab:-0} slab + ${n_func:-0} function = $((${n_slab:-0} + ${n_func:-0})) in $(($(date +%s) - t0)) s"
+tap_done
