@@ -103,7 +103,10 @@ pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(
         if let Err(e) = reply() {
             // The user never learns the id: do not leave the binding behind.
             let _ = registry::unbind(id, None);
-            req.error(c"the reply could not be built; the binding was undone", None);
+            req.error(
+                c"the reply could not be built; the binding was undone",
+                None,
+            );
             return Err(e);
         }
         Ok(0)

@@ -94,9 +94,11 @@ enum nmx_fail_step {
 static const char *const nmx_fail_names[NMX_FAIL_STEPS] = {
 	"sock_priv", "claim", "id", "attach", "map", "vmap", "restart", "reply",
 };
+
 static struct fault_attr nmx_fail_attrs[NMX_FAIL_STEPS] = {
 	[0 ... NMX_FAIL_STEPS - 1] = FAULT_ATTR_INITIALIZER,
 };
+
 static struct dentry *nmx_fail_dir;
 
 static bool nmx_fail(enum nmx_fail_step step)
