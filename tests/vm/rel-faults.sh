@@ -86,6 +86,7 @@ con=$(cut -f1 /proc/sys/kernel/printk)
 echo 1 >/proc/sys/kernel/printk
 n_slab=0
 ts=$(date +%s)
+t_setup=$((ts - t0))
 if python3 tests/vm/faults.py slab >"$tap_log.slab" 2>&1; then
 	ok "every slab allocation of a bind failed once: $(tail -n1 "$tap_log.slab")"
 else
@@ -102,6 +103,7 @@ echo "$con" >/proc/sys/kernel/printk
 gfp=
 verb=
 con=
+ts_log=$(date +%s)
 dmesg | tail -n +$((klog0 + 1)) >"$tap_log.k"
 # The report block (cut here ... end trace) of a WARNING in dma_buf_vmap called from
 # netmem's vmap is left out; everything else is judged.
@@ -128,6 +130,7 @@ fi
 
 n_func=0
 ts=$(date +%s)
+t_log=$((ts - ts_log))
 if python3 tests/vm/faults.py func >"$tap_log.func" 2>&1; then
 	ok "each of netmem's bind steps failed once: $(tail -n1 "$tap_log.func")"
 else
@@ -151,9 +154,9 @@ if [ -z "$new" ]; then
 	ok "kmemleak: no new leak suspect after $((${n_slab:-0} + ${n_func:-0})) faults"
 else
 	nok "kmemleak: new leak suspects"
-	for a in $(echo "$new" | awk '{ print $3 }'); do
-		sed -n "/^unreferenced object $a /,/^unreferenced object/p" $KL | head -n 30 | diag
-	done
+	echo "$new" | wc -l | sed 's/$/ new suspects; the first:/' | diag
+	a=$(echo "$new" | head -n1 | awk '{ print $3 }')
+	awk -v a="$a" '/^unreferenced object/ { p = ($3 == a) } p' $KL | head -n 30 | diag
 fi
-ok "faults injected: ${n_slab:-0} slab + ${n_func:-0} function = $((${n_slab:-0} + ${n_func:-0})) in $(($(date +%s) - t0)) s (slab ${t_slab} s, function ${t_func} s, kmemleak scans ${t_scan} s)"
+ok "faults injected: ${n_slab:-0} slab + ${n_func:-0} function = $((${n_slab:-0} + ${n_func:-0})) in $(($(date +%s) - t0)) s (setup ${t_setup} s, slab ${t_slab} s, its log ${t_log} s, function ${t_func} s, kmemleak scans ${t_scan} s)"
 tap_done
