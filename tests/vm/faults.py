@@ -311,7 +311,8 @@ def check_fault(label, o, ino, start, in_netmem, want_err=None):
             problems.append("no extack message")
         if want_err is not None and o.err != want_err:
             problems.append(f"errno {ename(o.err)}, wanted {ename(want_err)}")
-    if not o.ok() and o.id is None and not wait(lambda: not bindings(), 5):
+    refused = o.send_err or (o.err is not None and o.err != 0)  # not a lost ack
+    if refused and not wait(lambda: not bindings(), 5):
         # Undone by the failed bind itself, not by closing its socket.
         problems.append(f"bindings left while the request's socket is open: {bindings()}")
     return problems
