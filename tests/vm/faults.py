@@ -3,20 +3,21 @@
 """Fail each step of a bind once, in turn (tests/vm/rel-faults.sh).
 
     python3 tests/vm/faults.py slab      every slab allocation the bind syscall makes
-    python3 tests/vm/faults.py func      netmem's own steps, by fail_function
+    python3 tests/vm/faults.py func      netmem's own steps, by its fault points
 
 A bind-dmabuf request binds a real udmabuf to queues 1 and 2 of the test NIC's nmxt1 (up,
 in this netns, nmxt0 its peer). slab: for N = 1, 2, ... the request's own task makes its
 N-th slab allocation fail (/proc/thread-self/fail-nth, written right before sendmsg), until
 a bind succeeds without the fault firing. The failing allocation's kernel stack (the kmem
 trace events' stacktrace trigger, filtered on a NULL result and this task) tells whether
-netmem's code made it. func: each failable step of netmem's bind (C glue marked
-fault points in shim/netmem_shim.c, debugfs nmx_fail/) fails once with an errno.
+netmem's code made it. func: each failable step of netmem's bind (the fault points in
+shim/netmem_shim.c, debugfs nmx_fail/<step>/) fails once with an errno.
 
 After every injected fault:
-- a fault in netmem's code that fails the bind gives an errno and an extack message (one
-  injected by fail_function gives exactly the injected errno); a fault in the netlink core
-  (the request's skb, genetlink's attribute table) may fail it without one;
+- a fault in netmem's code that fails the bind gives an errno and an extack message (a
+  fault point gives its own errno); a fault in the netlink core (the request's skb,
+  genetlink's attribute table) may fail it without one; a refused bind leaves no binding
+  even while its socket is open;
 - once the request's socket is closed nothing is left: no binding in the dump, the udmabuf
   has its start reference count and no attachment (dma-buf debugfs), both queues have no
   chunk posted and receive frames into pages (test NIC stats);
@@ -38,7 +39,7 @@ DMABUF_SIZE = 1 << 20
 BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo"
 STATS = "/sys/kernel/debug/nmx_testnic/stats"
 TRACE = "/sys/kernel/tracing"
-FAILFN = "/sys/kernel/debug/nmx_fail"
+FAULTS = "/sys/kernel/debug/nmx_fail"
 
 fam = family_id(b"bind-dmabuf")
 ifx = socket.if_nametoindex(IFACE)
@@ -295,7 +296,7 @@ def where(frames):
 
 # --- the two modes ---
 
-def check_fault(label, o, ino, start, in_netmem, want_err=None):
+def check_fault(o, in_netmem, want_err=None):
     """The judgement of one injected fault; closes the request's socket first."""
     problems = []
     if o.ok() and not o.recv_err:
@@ -346,7 +347,7 @@ def slab(ino, start):
             in_netmem, desc = where(frames) if frames else (False, "untraced allocation")
             netmem_faults += in_netmem
             absorbed += o.ok()
-            problems = check_fault(f"N={n}", o, ino, start, in_netmem)
+            problems = check_fault(o, in_netmem)
             s.close()
             # A fault absorbed by a fallback bound: its undoing is a plain unbind, whose
             # frames check final() makes once.
@@ -379,7 +380,7 @@ STEPS = [
 
 
 def ff(path, val):
-    with open(f"{FAILFN}/{path}", "w") as f:
+    with open(f"{FAULTS}/{path}", "w") as f:
         f.write(val)
 
 
@@ -397,14 +398,14 @@ def func(ino, start):
         s = gensock()
         t = time.monotonic()
         o = request(s, genmsg(CMD_BIND, bind_body(dmabuf)))
-        fired = open(f"{FAILFN}/{step}/times").read().strip() == "0"
+        fired = open(f"{FAULTS}/{step}/times").read().strip() == "0"
         ff(f"{step}/probability", "0")
         label = step + (f" (call {skip + 1})" if skip else "")
         if not fired:
             problems = ["the bind never reached it"]
         else:
             faults += 1
-            problems = check_fault(label, o, ino, start, True, err)
+            problems = check_fault(o, True, err)
             if o.ok():
                 problems.append("bind succeeded")
         s.close()

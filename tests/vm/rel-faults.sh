@@ -4,7 +4,7 @@
 #
 #   sh tests/vm/rel-faults.sh MODULES_DIR
 #
-# Called by tests/vm/run.sh (the debug kernel: failslab, fail_function, kmemleak) with
+# Called by tests/vm/run.sh (the debug kernel: failslab, kmem trace events, kmemleak) with
 # netmem and nmx_testnic loaded and nmxt0/nmxt1 down in the initial netns; leaves them so.
 # tests/vm/faults.py does the binds in-process: `slab` fails every slab allocation of the
 # bind syscall in turn (fail-nth), `func` each of netmem's own failable steps (attach, map,
