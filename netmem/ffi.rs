@@ -68,9 +68,7 @@ const DMA_FROM_DEVICE: c_int = 2;
 extern "C" {
     fn dma_buf_get(fd: c_int) -> *mut DmaBufRaw;
     fn dma_buf_put(buf: *mut DmaBufRaw);
-    fn dma_buf_attach(buf: *mut DmaBufRaw, dev: *mut Device) -> *mut AttachmentRaw;
     fn dma_buf_detach(buf: *mut DmaBufRaw, att: *mut AttachmentRaw);
-    fn dma_buf_map_attachment_unlocked(att: *mut AttachmentRaw, dir: c_int) -> *mut SgTable;
     fn dma_buf_unmap_attachment_unlocked(att: *mut AttachmentRaw, sgt: *mut SgTable, dir: c_int);
     #[link_name = "synchronize_rcu"]
     fn synchronize_rcu_raw();
@@ -93,6 +91,15 @@ extern "C" {
     fn nmx_shim_binding_load(id: u32) -> *const c_void;
     fn nmx_shim_binding_find(id: *mut u32) -> *const c_void;
     fn nmx_shim_sock_priv(skb: *mut SkBuff, create: bool) -> *mut SockPriv;
+    fn nmx_shim_dmabuf_attach(buf: *mut DmaBufRaw, dev: *mut Device) -> *mut AttachmentRaw;
+    fn nmx_shim_dmabuf_map(att: *mut AttachmentRaw) -> *mut SgTable;
+    /// Calls `restart(rxq, priv_)`, a driver's queue restart hook (`Rxq::restart`), so that
+    /// fail_function can fail it.
+    pub(crate) fn nmx_shim_rxq_restart(
+        restart: *const c_void,
+        rxq: *mut c_void,
+        priv_: *mut c_void,
+    ) -> c_int;
 
     fn nmx_shim_devmem_live_inc();
     fn nmx_shim_devmem_live_dec();
@@ -402,9 +409,10 @@ impl DmaBuf {
     /// Attaches `dev` and maps the buffer for device writes (`DMA_FROM_DEVICE`).
     pub(crate) fn attach_map(&self, dev: &DeviceRef) -> Result<Mapping> {
         // SAFETY: Both objects are valid (type invariants); ERR_PTR on failure.
-        let att = from_err_ptr(unsafe { dma_buf_attach(self.raw.as_ptr(), dev.raw.as_ptr()) })?;
-        // SAFETY: `att` was just attached; ERR_PTR on failure.
-        let sgt = unsafe { dma_buf_map_attachment_unlocked(att, DMA_FROM_DEVICE) };
+        let att =
+            from_err_ptr(unsafe { nmx_shim_dmabuf_attach(self.raw.as_ptr(), dev.raw.as_ptr()) })?;
+        // SAFETY: `att` was just attached; ERR_PTR on failure. Maps `DMA_FROM_DEVICE`.
+        let sgt = unsafe { nmx_shim_dmabuf_map(att) };
         match from_err_ptr(sgt) {
             Ok(sgt) => Ok(Mapping {
                 buf: self.raw,

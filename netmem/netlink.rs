@@ -90,7 +90,8 @@ pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(
             return Err(ENODEV);
         };
         // SAFETY: `skb` is this request's.
-        let owner = unsafe { owner(req, skb, true) }?;
+        let owner = unsafe { owner(req, skb, true) }
+            .inspect_err(|_| req.error(c"out of memory (the socket's netmem state)", None))?;
         let id = registry::bind(dev.ptr(), &ids[..n], fd, chunk_size, owner).map_err(|f| {
             req.error(f.msg, None);
             f.err
@@ -103,6 +104,10 @@ pub unsafe extern "C" fn bind_dmabuf_nl_bind_dmabuf_doit(
         if let Err(e) = reply() {
             // The user never learns the id: do not leave the binding behind.
             let _ = registry::unbind(id, None);
+            req.error(
+                c"the reply could not be built; the binding was undone",
+                None,
+            );
             return Err(e);
         }
         Ok(0)

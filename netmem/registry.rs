@@ -225,7 +225,13 @@ pub(crate) fn bind(
                 fail(e, c"out of memory")
             }
         })?;
-        let id = ffi::binding_id_reserve().map_err(|e| fail(e, c"no binding id left"))?;
+        let id = ffi::binding_id_reserve().map_err(|e| {
+            if e == ENOMEM {
+                fail(e, c"out of memory")
+            } else {
+                fail(e, c"no binding id left")
+            }
+        })?;
         let params = BindParams {
             id,
             owner,

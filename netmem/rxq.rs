@@ -143,8 +143,12 @@ impl Rxq {
             return Ok(false);
         };
         let me = self as *const Rxq as *mut Rxq;
-        // SAFETY: The driver's hook, called as `<nmx/types.h>` documents: process context,
-        // RTNL held (our caller's contract), with the queue and the driver's `priv`.
-        kernel::error::to_result(unsafe { f(me, self.priv_) }).map(|()| true)
+        // SAFETY: The driver's hook, called (through the shim, which only calls it) as
+        // `<nmx/types.h>` documents: process context, RTNL held (our caller's contract), with
+        // the queue and the driver's `priv`.
+        kernel::error::to_result(unsafe {
+            crate::ffi::nmx_shim_rxq_restart(f as *const c_void, me.cast(), self.priv_)
+        })
+        .map(|()| true)
     }
 }

@@ -7,13 +7,17 @@
  * - the nmx_devmem_live static key;
  * - wrappers for static inline kernel APIs and for struct fields whose layout
  *   depends on the config (like rust/helpers/ does for the kernel crate);
- * - notifier blocks and the generated genetlink family registration.
+ * - notifier blocks and the generated genetlink family registration;
+ * - fault points on the bind's fallible steps, for tests/vm/rel-faults.sh
+ *   (debug kernels only: CONFIG_FAULT_INJECTION_DEBUG_FS).
  *
  * No policy lives here: every decision is made by the Rust side.
  */
 #include <linux/dma-buf.h>
 #include <linux/delay.h>
 #include <linux/dma-mapping.h>
+#include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/iosys-map.h>
 #include <linux/kmemleak.h>
 #include <linux/module.h>
@@ -97,6 +101,71 @@ u64 nmx_shim_slab_bytes(void)
 	return (u64)global_node_page_state_pages(NR_SLAB_UNRECLAIMABLE_B) << PAGE_SHIFT;
 }
 
+/*
+ * Fault points of a bind, one per fallible step, for tests/vm/rel-faults.sh:
+ * debugfs nmx_fail/<step>/ holds a fault_attr each (probability, times,
+ * space, interval, task-filter, verbose: Documentation/fault-injection/).
+ * Not fail_function: its kprobe handler runs in int3 context, which x86
+ * enters as an NMI, and should_fail() takes the RNG's locks there (a lockdep
+ * splat). These run in the binding task. A step whose probability is 0 (the
+ * default) costs one load and is not counted by a task's fail-nth; kernels
+ * without CONFIG_FAULT_INJECTION_DEBUG_FS have none of it.
+ */
+enum nmx_fail_step {
+	NMX_FAIL_SOCK_PRIV,	/* the socket's netmem state */
+	NMX_FAIL_CLAIM,		/* the dma-buf claim */
+	NMX_FAIL_ID,		/* the binding id */
+	NMX_FAIL_ATTACH,	/* dma_buf_attach() */
+	NMX_FAIL_MAP,		/* dma_buf_map_attachment() */
+	NMX_FAIL_VMAP,		/* dma_buf_vmap() (CPU-copy devices) */
+	NMX_FAIL_RESTART,	/* a driver's queue restart (the queue switch) */
+	NMX_FAIL_REPLY,		/* a netlink reply */
+	NMX_FAIL_STEPS
+};
+
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+static const char *const nmx_fail_names[NMX_FAIL_STEPS] = {
+	"sock_priv", "claim", "id", "attach", "map", "vmap", "restart", "reply",
+};
+
+static struct fault_attr nmx_fail_attrs[NMX_FAIL_STEPS] = {
+	[0 ... NMX_FAIL_STEPS - 1] = FAULT_ATTR_INITIALIZER,
+};
+
+static struct dentry *nmx_fail_dir;
+
+static bool nmx_fail(enum nmx_fail_step step)
+{
+	struct fault_attr *attr = &nmx_fail_attrs[step];
+
+	return READ_ONCE(attr->probability) && should_fail(attr, 1);
+}
+
+static void nmx_fail_init(void)
+{
+	int i;
+
+	nmx_fail_dir = debugfs_create_dir("nmx_fail", NULL);
+	for (i = 0; i < NMX_FAIL_STEPS; i++) {
+		nmx_fail_attrs[i].verbose = 1;	/* 2 dumps the stack: a splat to ci/vm.sh */
+		fault_create_debugfs_attr(nmx_fail_names[i], nmx_fail_dir, &nmx_fail_attrs[i]);
+	}
+}
+
+static void nmx_fail_exit(void)
+{
+	debugfs_remove_recursive(nmx_fail_dir);
+}
+#else
+static inline bool nmx_fail(enum nmx_fail_step step)
+{
+	return false;
+}
+
+static inline void nmx_fail_init(void) {}
+static inline void nmx_fail_exit(void) {}
+#endif
+
 void nmx_shim_devmem_live_inc(void)
 {
 	static_branch_inc(&nmx_devmem_live);
@@ -162,6 +231,8 @@ int nmx_shim_binding_reserve(u32 *id)
 {
 	int err;
 
+	if (nmx_fail(NMX_FAIL_ID))
+		return -EBUSY;
 	/* A NULL entry reserves the id: loads see nothing until it is published. */
 	err = xa_alloc_cyclic(&nmx_bindings, id, NULL, XA_LIMIT(1, INT_MAX),
 			      &nmx_binding_next, GFP_KERNEL);
@@ -209,6 +280,21 @@ bool nmx_shim_dev_has_dma_mask(const struct device *dev)
 	return dev->dma_mask && *dev->dma_mask;
 }
 
+/* Attach and map: called from Rust through these so that each can be failed. */
+struct dma_buf_attachment *nmx_shim_dmabuf_attach(struct dma_buf *buf, struct device *dev)
+{
+	if (nmx_fail(NMX_FAIL_ATTACH))
+		return ERR_PTR(-ENOMEM);
+	return dma_buf_attach(buf, dev);
+}
+
+struct sg_table *nmx_shim_dmabuf_map(struct dma_buf_attachment *att)
+{
+	if (nmx_fail(NMX_FAIL_MAP))
+		return ERR_PTR(-ENOMEM);
+	return dma_buf_map_attachment_unlocked(att, DMA_FROM_DEVICE);
+}
+
 u32 nmx_shim_sgt_dma_nents(const struct sg_table *sgt)
 {
 	return sgt->nents;
@@ -235,6 +321,8 @@ void *nmx_shim_dmabuf_vmap(struct dma_buf *buf)
 	struct iosys_map map;
 	int err;
 
+	if (nmx_fail(NMX_FAIL_VMAP))
+		return ERR_PTR(-ENOMEM);
 	err = dma_buf_vmap_unlocked(buf, &map);
 	if (err)
 		return ERR_PTR(err);
@@ -261,6 +349,8 @@ static DEFINE_XARRAY(nmx_dmabufs);
 
 int nmx_shim_dmabuf_claim(const void *buf)
 {
+	if (nmx_fail(NMX_FAIL_CLAIM))
+		return -ENOMEM;
 	/* A NULL entry reserves the index: a second insert gets -EBUSY. */
 	return xa_insert(&nmx_dmabufs, (unsigned long)buf, NULL, GFP_KERNEL);
 }
@@ -337,6 +427,8 @@ void *nmx_shim_sock_priv(struct sk_buff *skb, bool create)
 	priv = xa_load(family->sock_privs, key);
 	if (priv || !create)
 		return priv;
+	if (nmx_fail(NMX_FAIL_SOCK_PRIV))
+		return ERR_PTR(-ENOMEM);
 	priv = kzalloc(family->sock_priv_size, GFP_KERNEL);
 	if (!priv)
 		return ERR_PTR(-ENOMEM);
@@ -348,6 +440,15 @@ void *nmx_shim_sock_priv(struct sk_buff *skb, bool create)
 		return xa_is_err(old) ? ERR_PTR(xa_err(old)) : old;
 	}
 	return priv;
+}
+
+/* A driver's queue restart hook (the queue switch of a bind), with its fault point. */
+int nmx_shim_rxq_restart(int (*restart)(struct nmx_rxq *rxq, void *priv),
+			 struct nmx_rxq *rxq, void *priv)
+{
+	if (nmx_fail(NMX_FAIL_RESTART))
+		return -EIO;
+	return restart(rxq, priv);
 }
 
 /* The signature drivers compare with must be the one the Rust pool writes. */
@@ -378,13 +479,14 @@ int nmx_shim_sources_init(void)
 {
 	int err;
 
+	nmx_fail_init();
 	err = register_netdevice_notifier(&nmx_shim_netdev_nb);
 	if (err)
-		return err;
+		goto err_fail;
 	err = genl_register_family(&bind_dmabuf_nl_family);
 	if (err) {
 		unregister_netdevice_notifier(&nmx_shim_netdev_nb);
-		return err;
+		goto err_fail;
 	}
 	/*
 	 * genetlink hangs the per-socket table off our family, which lives in
@@ -393,12 +495,17 @@ int nmx_shim_sources_init(void)
 	 */
 	kmemleak_not_leak(bind_dmabuf_nl_family.sock_privs);
 	return 0;
+
+err_fail:
+	nmx_fail_exit();
+	return err;
 }
 
 void nmx_shim_sources_exit(void)
 {
 	genl_unregister_family(&bind_dmabuf_nl_family);
 	unregister_netdevice_notifier(&nmx_shim_netdev_nb);
+	nmx_fail_exit();
 }
 
 /* Generic netlink requests and replies. */
@@ -474,6 +581,8 @@ void nmx_shim_extack_msg(struct netlink_ext_ack *extack, const char *msg,
 
 struct sk_buff *nmx_shim_genl_new(u32 size)
 {
+	if (nmx_fail(NMX_FAIL_REPLY))
+		return NULL;
 	return genlmsg_new(size, GFP_KERNEL);
 }
 

@@ -11,11 +11,13 @@
 
 struct device;
 struct dma_buf;
+struct dma_buf_attachment;
 struct genl_info;
 struct net;
 struct net_device;
 struct netlink_callback;
 struct netlink_ext_ack;
+struct nmx_rxq;
 struct nlattr;
 struct sg_table;
 struct sk_buff;
@@ -55,9 +57,13 @@ int nmx_shim_dmabuf_claim(const void *buf);
 void nmx_shim_dmabuf_unclaim(const void *buf);
 struct workqueue_struct *nmx_shim_wq(void);
 void *nmx_shim_sock_priv(struct sk_buff *skb, bool create);
+int nmx_shim_rxq_restart(int (*restart)(struct nmx_rxq *rxq, void *priv),
+			 struct nmx_rxq *rxq, void *priv);
 
 u64 nmx_shim_dmabuf_size(const struct dma_buf *buf);
 bool nmx_shim_dev_has_dma_mask(const struct device *dev);
+struct dma_buf_attachment *nmx_shim_dmabuf_attach(struct dma_buf *buf, struct device *dev);
+struct sg_table *nmx_shim_dmabuf_map(struct dma_buf_attachment *att);
 u32 nmx_shim_sgt_dma_nents(const struct sg_table *sgt);
 /* devmem/core/src/layout.rs: Segment (repr(C), size and offsets asserted there). */
 struct nmx_shim_segment {
