@@ -326,6 +326,10 @@ class Run:
         self.pids = {}
         self.fail = 0
         self.tag = order
+        self.times = []
+
+    def mark(self, what):
+        self.times.append((what, time.time()))
 
     def check(self, cond, desc, detail=""):
         if not cond:
@@ -338,11 +342,13 @@ class Run:
             name = os.path.basename(m)[:-3]
             if not module_loaded(name):
                 sh("insmod", os.path.join(self.mods, m))
+        self.mark("insmod")
         mac = open("/sys/class/net/nmxt1/address").read().strip()
         sh("ip", "-batch", "-", inp=f"link set nmxt0 netns {NS_PEER}\n"
            f"addr add {IP_BOUND}/24 dev nmxt1\nlink set nmxt1 up\n")
         sh("ip", "-n", NS_PEER, "-batch", "-", inp=f"addr add {IP_PEER}/24 dev nmxt0\n"
            f"link set nmxt0 up\nneigh replace {IP_BOUND} lladdr {mac} dev nmxt0 nud permanent\n")
+        self.mark("ip")
         self.fam = g.family_id(b"bind-dmabuf")
         self.obs = Genl(self.fam)
         # The sender first: it must not inherit the exporter's fds.
@@ -360,6 +366,7 @@ class Run:
         if not line or line[0] != "ready":
             raise RuntimeError(f"owner did not get ready: {line}")
         self.bid = int(line[1])
+        self.mark("owner ready")
         held, user, completed, posted = map(int, line[2:])
         if not (held == HOLD and user == HOLD and completed >= UNREAD and posted > 0):
             raise RuntimeError(f"setup: held {held}, user {user}, completed {completed}, posted {posted}")
@@ -453,11 +460,21 @@ class Run:
         for e in self.order:
             getattr(self, "ev_" + e)()
             self.st = apply(self.st, e)
+            self.mark(e)
             self.invariants(e)
+            self.mark(e + " checks")
             if self.fail:
                 break
         self.cleanup()
+        self.mark("cleanup")
         self.final()
+        self.mark("final")
+        if os.environ.get("NMX_TEARDOWN_TIMES"):
+            steps, prev = [], t0
+            for w, t in self.times:
+                steps.append(f"{w}:{t - prev:.2f}")
+                prev = t
+            print("# times: " + " ".join(steps))
         dt = time.time() - t0
         if not self.fail:
             ok(True, f"{self.order}: {' > '.join(NAMES[e] for e in self.order)} "
