@@ -59,7 +59,12 @@ NAMES = {
     "C": "owner exit (kill -9)", "U": "explicit unbind", "D": "ifdown", "M": "netns move",
     "R": "rmmod nmx_testnic", "N": "rmmod netmem attempt", "F": "exporter fds closed",
 }
-QUEUE, PORT, SIZE = 1, 9001, 2 << 20
+PORT = 9001
+# The driver under test: the test NIC by default; --driver vmxnet3 --ko KO for the patched
+# vmxnet3 (tests/vm/vmxnet3.sh teardown): receiver and sender NICs found by MAC, queue 0
+# (QEMU's vmxnet3 has no RSS), a udmabuf large enough for its default rings.
+DRV = {"name": "nmx_testnic", "ko": "tests/testnic/nmx_testnic.ko", "rx": "nmxt1", "tx": "nmxt0",
+       "queue": 1, "size": 2 << 20, "dmadev": "nmx_testnic", "rxmac": None, "txmac": None}
 HOLD, UNREAD = 8, 8
 A_STATE, A_FREE, A_POSTED, A_COMPLETED, A_USER = 8, 17, 18, 19, 20
 BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo"
@@ -209,7 +214,7 @@ def bufinfo(ino):
 def testnic_sg_entries():
     """DMA-API debug entries of scatter-gather mappings for the test NIC's device."""
     with open(DMADUMP) as f:
-        return [line for line in f if " nmx_testnic scatter-gather " in line]
+        return [line for line in f if f" {DRV['dmadev']} scatter-gather " in line]
 
 
 class Kmsg:
@@ -288,7 +293,7 @@ def owner(fam, dbfd, memfd, ifindex, cmd_r, rep_w):
     obeys "unbind" lines from the parent until killed."""
     s = Genl(fam)
     rep = os.fdopen(rep_w, "w", buffering=1)
-    q = g.attr(g.A_QUEUES | 0x8000, g.u32(g.Q_ID, QUEUE) + g.u32(g.Q_TYPE, 0))
+    q = g.attr(g.A_QUEUES | 0x8000, g.u32(g.Q_ID, DRV["queue"]) + g.u32(g.Q_TYPE, 0))
     err, r = s.request(g.CMD_BIND, g.u32(g.A_IFINDEX, ifindex) + q + g.u32(g.A_FD, dbfd))
     os.close(dbfd)
     os.close(memfd)
@@ -338,27 +343,27 @@ class Run:
         return cond
 
     def setup(self):
-        for m in ("netmem.ko", "tests/testnic/nmx_testnic.ko"):
-            name = os.path.basename(m)[:-3]
-            if not module_loaded(name):
-                sh("insmod", os.path.join(self.mods, m))
+        load_modules(self.mods)
         self.mark("insmod")
-        mac = open("/sys/class/net/nmxt1/address").read().strip()
-        sh("ip", "-batch", "-", inp=f"link set nmxt0 netns {NS_PEER}\n"
-           f"addr add {IP_BOUND}/24 dev nmxt1\nlink set nmxt1 up\n")
-        sh("ip", "-n", NS_PEER, "-batch", "-", inp=f"addr add {IP_PEER}/24 dev nmxt0\n"
-           f"link set nmxt0 up\nneigh replace {IP_BOUND} lladdr {mac} dev nmxt0 nud permanent\n")
+        rx, tx = DRV["rx"], DRV["tx"]
+        mac = open(f"/sys/class/net/{rx}/address").read().strip()
+        sh("ip", "-batch", "-", inp=f"link set {tx} netns {NS_PEER}\n"
+           f"addr add {IP_BOUND}/24 dev {rx}\nlink set {rx} up\n")
+        sh("ip", "-n", NS_PEER, "-batch", "-", inp=f"addr add {IP_PEER}/24 dev {tx}\n"
+           f"link set {tx} up\nneigh replace {IP_BOUND} lladdr {mac} dev {tx} nud permanent\n")
+        if not wait(lambda: open(f"/sys/class/net/{rx}/carrier").read().strip() == "1"):
+            raise RuntimeError(f"{rx}: no carrier")
         self.mark("ip")
         self.fam = g.family_id(b"bind-dmabuf")
         self.obs = Genl(self.fam)
         # The sender first: it must not inherit the exporter's fds.
         self.pids["sender"] = fork(sender)
-        self.memfd, self.dbfd = g.make_udmabuf(SIZE)
+        self.memfd, self.dbfd = g.make_udmabuf(DRV["size"])
         self.ino = os.fstat(self.dbfd).st_ino
         cmd_r, self.cmd_w = os.pipe()
         rep_r, rep_w = os.pipe()
         self.pids["owner"] = fork(owner, self.fam, self.dbfd, self.memfd,
-                                  socket.if_nametoindex("nmxt1"), cmd_r, rep_w)
+                                  socket.if_nametoindex(DRV["rx"]), cmd_r, rep_w)
         os.close(cmd_r)
         os.close(rep_w)
         self.rep = os.fdopen(rep_r)
@@ -382,7 +387,7 @@ class Run:
         netmem_holds = self.st["netmem"] and not self.st["unbound"]
         count = int(self.st["fds"]) + int(netmem_holds)
         mapped = netmem_holds and self.st["driver"]
-        return count, (["nmx_testnic"] if mapped else [])
+        return count, ([DRV["dmadev"]] if mapped else [])
 
     def invariants(self, e):
         if self.st["netmem"]:
@@ -414,24 +419,24 @@ class Run:
         self.check(err == want, f"U: unbind errno {err}, model {want}")
 
     def ev_D(self):
-        r = sh("ip", "link", "set", "nmxt1", "down", check=False)
-        self.check(r.returncode == 0, "D: ip link set nmxt1 down", r.stderr)
+        r = sh("ip", "link", "set", DRV["rx"], "down", check=False)
+        self.check(r.returncode == 0, "D: ip link set down", r.stderr)
         if self.st["netmem"] and not self.st["unbound"]:
             err, c = self.binding()
             self.check(err == 0 and c.get(A_POSTED) == 0, "D: nothing posted once down", f"{err} {c}")
 
     def ev_M(self):
-        r = sh("ip", "link", "set", "nmxt1", "netns", NS_MOVE, check=False)
-        self.check(r.returncode == 0, "M: ip link set nmxt1 netns", r.stderr)
+        r = sh("ip", "link", "set", DRV["rx"], "netns", NS_MOVE, check=False)
+        self.check(r.returncode == 0, "M: ip link set netns", r.stderr)
 
     def ev_R(self):
-        err = delete_module("nmx_testnic")
+        err = delete_module(DRV["name"])
         # At once, before any wait: the mapping must be gone with the device.
         info = bufinfo(self.ino)
         sg = testnic_sg_entries()
-        self.check(err == 0, f"R: rmmod nmx_testnic errno {err}")
+        self.check(err == 0, f"R: rmmod {DRV['name']} errno {err}")
         self.check(info is None or info[1] == [], "R: dma-buf detached when rmmod returned", str(info))
-        self.check(not sg, "R: DMA-API: no sg mapping left for the test NIC when rmmod returned", "".join(sg[:5]))
+        self.check(not sg, "R: DMA-API: no sg mapping left for the device when rmmod returned", "".join(sg[:5]))
         if self.st["netmem"] and not self.st["unbound"]:
             err, c = self.binding()
             self.check(err == 0 and c.get(A_STATE) == 0 and c.get(g.A_IFINDEX) == 0,
@@ -495,7 +500,7 @@ class Run:
             if self.st["fds"] and hasattr(self, fd):
                 os.close(getattr(self, fd))
         self.st["fds"] = False
-        for m in ("nmx_testnic", "netmem"):
+        for m in (DRV["name"], "netmem"):
             if module_loaded(m):
                 self.check(delete_module(m) == 0, f"cleanup: rmmod {m}")
 
@@ -504,9 +509,29 @@ class Run:
             self.check(wait(lambda: bufinfo(self.ino) is None), "end: the dma-buf is gone",
                        str(bufinfo(self.ino)))
         sg = testnic_sg_entries()
-        self.check(not sg, "end: no DMA-API sg mapping of the test NIC", "".join(sg[:5]))
+        self.check(not sg, "end: no DMA-API sg mapping of the device", "".join(sg[:5]))
         spl = self.kmsg.splats()
         self.check(not spl, "end: no kernel splat during this ordering", "\n".join(spl[:20]))
+
+
+def ifname_of(mac):
+    for d in os.listdir("/sys/class/net"):
+        if open(f"/sys/class/net/{d}/address").read().strip() == mac:
+            return d
+    return None
+
+
+def load_modules(mods):
+    """netmem and the driver, unless loaded; the driver's NIC names and DMA device."""
+    if not module_loaded("netmem"):
+        sh("insmod", os.path.join(mods, "netmem.ko"))
+    if not module_loaded(DRV["name"]):
+        sh("insmod", DRV["ko"] if os.path.isabs(DRV["ko"]) else os.path.join(mods, DRV["ko"]))
+    if DRV["rxmac"]:
+        if not wait(lambda: ifname_of(DRV["rxmac"]) and ifname_of(DRV["txmac"])):
+            raise RuntimeError("the driver's NICs did not appear")
+        DRV["rx"], DRV["tx"] = ifname_of(DRV["rxmac"]), ifname_of(DRV["txmac"])
+        DRV["dmadev"] = os.path.basename(os.readlink(f"/sys/class/net/{DRV['rx']}/device"))
 
 
 def select(orders, how):
@@ -527,9 +552,13 @@ def main():
     how = "cover3"
     if "--select" in args:
         how = args[args.index("--select") + 1]
+    if "--driver" in args and args[args.index("--driver") + 1] == "vmxnet3":
+        DRV.update(name="vmxnet3", ko=args[args.index("--ko") + 1], queue=0, size=8 << 20,
+                   rxmac="52:54:00:6e:6d:01", txmac="52:54:00:6e:6d:02")
+        NAMES["R"] = "rmmod vmxnet3"
     orders = orderings()
     runs = select(orders, how)
-    print(f"# teardown matrix: {len(orders)} orderings generated of events "
+    print(f"# teardown matrix on {DRV['name']}: {len(orders)} orderings generated of events "
           f"{', '.join(f'{e}={NAMES[e]}' for e in EVENTS)}; running {len(runs)} ({how})")
     if "--list" in args:
         for o in runs:
@@ -543,9 +572,9 @@ def main():
         Run(mods, o, kmsg).run()
     total = time.time() - t0
     # Leave the state as found: modules loaded, ports down in the initial netns.
-    for m in ("netmem.ko", "tests/testnic/nmx_testnic.ko"):
-        if not module_loaded(os.path.basename(m)[:-3]):
-            sh("insmod", os.path.join(mods, m))
+    load_modules(mods)
+    if DRV["name"] != "nmx_testnic":
+        sh("ip", "-n", NS_PEER, "link", "set", DRV["tx"], "netns", "1", check=False)
     for ns in (NS_PEER, NS_MOVE):
         sh("ip", "netns", "del", ns, check=False)
     # kmemleak reports objects older than 5 s that nothing references.
