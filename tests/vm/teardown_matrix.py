@@ -64,7 +64,8 @@ PORT = 9001
 # vmxnet3 (tests/vm/vmxnet3.sh teardown): receiver and sender NICs found by MAC, queue 0
 # (QEMU's vmxnet3 has no RSS), a udmabuf large enough for its default rings.
 DRV = {"name": "nmx_testnic", "ko": "tests/testnic/nmx_testnic.ko", "rx": "nmxt1", "tx": "nmxt0",
-       "queue": 1, "size": 2 << 20, "dmadev": "nmx_testnic", "rxmac": None, "txmac": None}
+       "queue": 1, "size": 2 << 20, "dmadev": "nmx_testnic", "rxmac": None, "txmac": None,
+       "down_unregisters": False}
 HOLD, UNREAD = 8, 8
 A_STATE, A_FREE, A_POSTED, A_COMPLETED, A_USER = 8, 17, 18, 19, 20
 BUFINFO = "/sys/kernel/debug/dma_buf/bufinfo"
@@ -79,7 +80,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 
 def initial():
     return {"owner": True, "netmem": True, "driver": True, "up": True, "moved": False,
-            "fds": True, "unbound": False, "done": ""}
+            "fds": True, "unbound": False, "devless": False, "done": ""}
 
 
 def applicable(st, e):
@@ -107,11 +108,15 @@ def apply(st, e):
     elif e == "U":
         st["unbound"] = True
     elif e == "D":
+        # A driver that unregisters its queues on close (vmxnet3 destroys them) takes the
+        # binding's device away: netmem unmaps at once, the binding stays, device-less.
         st["up"] = False
+        st["devless"] = st["devless"] or DRV["down_unregisters"]
     elif e == "M":
-        st.update(moved=True, up=False, unbound=True)
+        # The move unbinds a binding on the moving device; a device-less one is not on it.
+        st.update(moved=True, up=False, unbound=st["unbound"] or not st["devless"])
     elif e == "R":
-        st.update(driver=False, up=False)
+        st.update(driver=False, up=False, devless=True)
     elif e == "N" and not st["driver"]:
         st.update(netmem=False, unbound=True)
     elif e == "F":
@@ -386,7 +391,7 @@ class Run:
         """(count, attachments) the model predicts once the event's effects settled."""
         netmem_holds = self.st["netmem"] and not self.st["unbound"]
         count = int(self.st["fds"]) + int(netmem_holds)
-        mapped = netmem_holds and self.st["driver"]
+        mapped = netmem_holds and not self.st["devless"]
         return count, ([DRV["dmadev"]] if mapped else [])
 
     def invariants(self, e):
@@ -554,7 +559,7 @@ def main():
         how = args[args.index("--select") + 1]
     if "--driver" in args and args[args.index("--driver") + 1] == "vmxnet3":
         DRV.update(name="vmxnet3", ko=args[args.index("--ko") + 1], queue=0, size=8 << 20,
-                   rxmac="52:54:00:6e:6d:01", txmac="52:54:00:6e:6d:02")
+                   rxmac="52:54:00:6e:6d:01", txmac="52:54:00:6e:6d:02", down_unregisters=True)
         NAMES["R"] = "rmmod vmxnet3"
     orders = orderings()
     runs = select(orders, how)
