@@ -63,10 +63,12 @@ lane_race_drivers() {
 		-- sh tests/vm/drivers-load.sh out/test "${drv_kos[@]}" --dep "$kdir/lib/dim/dimlib.ko" ||
 		return
 	echo "== VM: patched vmxnet3 end to end with device DMA ($vmx_ko)"
-	tests/vm/vmxnet3.sh run --kernel "$kdir"
+	tests/vm/vmxnet3.sh run --kernel "$kdir" || return
+	echo "== VM: teardown-order matrix on the patched vmxnet3 (cover3)"
+	tests/vm/vmxnet3-teardown.sh cover3
 }
 
-step "VM lanes: [debug suite] || [race suite, drivers load, vmxnet3 end to end]"
+step "VM lanes: [debug suite] || [race suite, drivers load, vmxnet3 end to end and teardown matrix]"
 lane_debug >out/logs/lane-debug.out 2>&1 &
 pid_debug=$!
 lane_race_drivers >out/logs/lane-race-drivers.out 2>&1 &
