@@ -273,7 +273,7 @@ struct Fuzz {
     frames: u64,
     audit: Option<File>,
     audits_done: u64,
-    rbuf: Vec<u8>,
+    rbufs: Vec<Vec<u8>>,
     /// A udmabuf for binds the kernel refuses before it claims the dma-buf.
     spare: DmaBuf,
     /// Seconds spent generating, in send (the kernel handling the batch), receiving,
@@ -350,7 +350,12 @@ impl Fuzz {
         let fam = self.fam;
         let base = |c: u8| Header::new(fam, c, NLM_F_REQUEST | NLM_F_ACK);
         let roll = self.rng.below(1000);
+        // A socket whose bindings are gone binds again now and then, so most requests
+        // meet live bindings.
+        let rebind = self.live_of(s).is_empty() && self.rng.chance(80);
+        let roll = if rebind { 570 } else { roll };
         let mut g = match roll {
+            570 if rebind => self.gen_bind(true)?,
             0..=279 => {
                 let id = self.own_id(s);
                 // Large max-records cost the kernel a large reply buffer: rarer.
@@ -406,7 +411,7 @@ impl Fuzz {
                 nla_u32(&mut body, ab::ID, id);
                 self.oracle(base(cmd::UNBIND), body, Op::Unbind(id), "unbind")
             }
-            570..=599 => self.gen_bind(s)?,
+            570..=599 => self.gen_bind(false)?,
             600..=799 => self.gen_policy(s),
             800..=899 => self.gen_core(s),
             _ => self.gen_garbage(s),
@@ -498,7 +503,9 @@ impl Fuzz {
         }
     }
 
-    fn gen_bind(&mut self, s: usize) -> Result<Gen> {
+    /// A bind: with `valid`, of a new udmabuf to free queues (if any); otherwise one of
+    /// the refused variants half of the time.
+    fn gen_bind(&mut self, valid: bool) -> Result<Gen> {
         let busy: BTreeSet<u32> = self
             .bindings
             .iter()
@@ -528,12 +535,13 @@ impl Fuzz {
         let sizes = [64u64 << 10, 64 << 10, 128 << 10, 256 << 10];
         let size = sizes[self.rng.below_usize(sizes.len())];
         let mut fresh = None;
-        let fd: (i32, FdKind) = match self.rng.below(12) {
+        let variant = self.rng.below(if valid { 1 } else { 12 });
+        let fd: (i32, FdKind) = match if valid { 11 } else { variant } {
             0 => {
                 let bound: Vec<u32> = self
                     .bindings
                     .iter()
-                    .filter(|b| b.live)
+                    .filter(|b| b.live && b.buf.is_some())
                     .map(|b| b.id)
                     .collect();
                 let k = self.rng.below_usize(bound.len());
@@ -611,7 +619,6 @@ impl Fuzz {
         if let Some(c) = chunk {
             nla_u32(&mut body, ab::CHUNK_SIZE, c);
         }
-        let _ = s;
         let mut g = self.oracle(
             Header::new(self.fam, cmd::BIND_DMABUF, NLM_F_REQUEST | NLM_F_ACK),
             body,
@@ -1158,7 +1165,7 @@ impl Fuzz {
         let Some((u, dst, base)) = &self.traffic else {
             return;
         };
-        let n = self.rng.below(6);
+        let n = self.rng.below(4);
         for _ in 0..n {
             let q = self.rng.below(4) as u16;
             let len = 18 + self.rng.below(1200) as usize;
@@ -1190,13 +1197,19 @@ impl Fuzz {
         self.datagrams += 1;
         self.sent += reqs.len() as u64;
         let mut replies: Vec<Reply> = Vec::new();
-        let mut buf = std::mem::take(&mut self.rbuf);
-        while let Some(n) = self.socks[s].recv(&mut buf).context("netlink recv")? {
-            replies.extend(
-                split(&buf[..n]).map_err(|e| anyhow!("reply datagram: {e}{}", hex(&buf[..n])))?,
-            );
+        let mut bufs = std::mem::take(&mut self.rbufs);
+        loop {
+            let lens = self.socks[s].recv_many(&mut bufs).context("netlink recv")?;
+            if lens.is_empty() {
+                break;
+            }
+            for (b, &n) in bufs.iter().zip(&lens) {
+                replies.extend(
+                    split(&b[..n]).map_err(|e| anyhow!("reply datagram: {e}{}", hex(&b[..n])))?,
+                );
+            }
         }
-        self.rbuf = buf;
+        self.rbufs = bufs;
         self.times[2] += t.elapsed().as_secs_f64();
         let t = Instant::now();
         let port = self.socks[s].port;
@@ -1210,7 +1223,8 @@ impl Fuzz {
                 );
             }
         }
-        for (seq, g, m, true_len) in reqs {
+        let first = self.sent - reqs.len() as u64;
+        for (i, (seq, g, m, true_len)) in reqs.into_iter().enumerate() {
             let mine: Vec<&Reply> = replies.iter().filter(|r| r.seq == seq).collect();
             let kind = g.kind;
             *self.kinds.entry(kind).or_insert(0) += 1;
@@ -1222,7 +1236,7 @@ impl Fuzz {
                 }
                 bail!(
                     "message {} ({kind}, seq {seq}, socket {s}): {e}\n  request:{}\n  replies ({}):{}",
-                    self.sent,
+                    first + i as u64 + 1,
                     hex(&m),
                     mine.len(),
                     dump
@@ -1650,16 +1664,24 @@ impl Fuzz {
                     return want_err(&out, &[libc::EEXIST]);
                 }
                 let maybe_busy = queues.iter().any(|&q| drained_q(q));
+                let mut size_of_other = None;
                 if let FdKind::Bound(other) = fd {
-                    return want_err(
-                        &out,
-                        if maybe_busy {
+                    let o = self.model(other).unwrap();
+                    if o.live {
+                        let want: &[i32] = if maybe_busy {
                             &[libc::EBUSY, libc::EEXIST]
                         } else {
                             &[libc::EBUSY]
-                        },
-                    )
-                    .map_err(|e| format!("{e} (the dma-buf of live binding {other})"));
+                        };
+                        return want_err(&out, want)
+                            .map_err(|e| format!("{e} (the dma-buf of live binding {other})"));
+                    }
+                    // Unbound earlier in this batch: its claim lasts until its mapping
+                    // is gone, so either answer is right.
+                    if let Out::Err(libc::EBUSY, _) = out {
+                        return Ok(());
+                    }
+                    size_of_other = Some(o.size);
                 }
                 if cs > 4096 {
                     // udmabuf segments are pages.
@@ -1674,7 +1696,7 @@ impl Fuzz {
                 }
                 let size = match fd {
                     FdKind::Fresh(sz) => sz,
-                    _ => unreachable!(),
+                    _ => size_of_other.unwrap(),
                 };
                 match out {
                     Out::Data(a, _) => {
@@ -1895,7 +1917,8 @@ fn run(a: Args) -> Result<()> {
             None => None,
         },
         audits_done: 0,
-        rbuf: vec![0u8; 1 << 20],
+        // rx-read replies reach 64 KiB (1024 records).
+        rbufs: (0..32).map(|_| vec![0u8; 128 << 10]).collect(),
         spare: DmaBuf::udmabuf(64 << 10).context("udmabuf")?,
         times: [0.0; 5],
     };

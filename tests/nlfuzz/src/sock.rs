@@ -103,6 +103,58 @@ impl NlSock {
         }
     }
 
+    /// Up to `bufs.len()` queued datagrams in one recvmmsg(2), without waiting; their
+    /// lengths (none when nothing is queued). A datagram larger than its buffer is an
+    /// error.
+    pub fn recv_many(&self, bufs: &mut [Vec<u8>]) -> io::Result<Vec<usize>> {
+        let mut iov: Vec<libc::iovec> = bufs
+            .iter_mut()
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
+            })
+            .collect();
+        let mut hdrs: Vec<libc::mmsghdr> = iov
+            .iter_mut()
+            .map(|v| {
+                // SAFETY: mmsghdr is plain old data; all-zero is a valid value.
+                let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+                h.msg_hdr.msg_iov = v;
+                h.msg_hdr.msg_iovlen = 1;
+                h
+            })
+            .collect();
+        loop {
+            // SAFETY: every header points at one live iovec over a live, writable buffer
+            // of the stated length; `hdrs` outlives the call.
+            let n = unsafe {
+                libc::recvmmsg(
+                    self.fd.as_raw_fd(),
+                    hdrs.as_mut_ptr(),
+                    hdrs.len() as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => return Ok(Vec::new()),
+                    _ => return Err(e),
+                }
+            }
+            let mut out = Vec::with_capacity(n as usize);
+            for h in &hdrs[..n as usize] {
+                if h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                    return Err(io::Error::other("a reply datagram was truncated"));
+                }
+                out.push(h.msg_len as usize);
+            }
+            return Ok(out);
+        }
+    }
+
     /// One queued datagram, or None when nothing is queued. A datagram larger than `buf`
     /// is an error (MSG_TRUNC reports the true size).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
