@@ -320,11 +320,19 @@ impl Fuzz {
     fn some_id(&mut self) -> u32 {
         let n = self.bindings.len();
         let i = self.rng.below_usize(n);
+        let live: Vec<u32> = self
+            .bindings
+            .iter()
+            .filter(|b| b.live)
+            .map(|b| b.id)
+            .collect();
+        let j = self.rng.below_usize(live.len());
         let r = self.rng.u32();
         match self.rng.below(10) {
             0 => r,
             1 => 1 + r % 64,
-            _ if n > 0 => self.bindings[i].id,
+            2..=4 if n > 0 => self.bindings[i].id,
+            _ if !live.is_empty() => live[j],
             _ => 1 + r % 64,
         }
     }
