@@ -26,7 +26,7 @@ ci/check.sh
 step "modules"
 ci/modules.sh test >/dev/null
 step "cli"
-cargo build --release -q -p netmemctl
+cargo build --release -q -p netmemctl -p nlfuzz
 step "kernel (race flavour)"
 rkdir=$(ci/kernel.sh race)
 step "modules (race)"

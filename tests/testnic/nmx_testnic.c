@@ -958,6 +958,45 @@ int nmxt_test_posted(struct net_device *dev, u32 queue, u32 *pages,
 }
 EXPORT_SYMBOL_GPL(nmxt_test_posted);
 
+/*
+ * debugfs "audit": writing a binding id runs netmem's independent accounting
+ * audit of it (nmx_testing_audit()) with every running RX queue of both ports
+ * stopped (NAPI disabled under RTNL), so no poll touches a pool or a queue
+ * cache meanwhile. The write fails with the audit's error (reason in dmesg).
+ */
+static ssize_t nmxt_audit_write(struct file *file, const char __user *ubuf,
+				size_t count, loff_t *ppos)
+{
+	unsigned int p, q;
+	u32 id;
+	int err;
+
+	err = kstrtou32_from_user(ubuf, count, 0, &id);
+	if (err)
+		return err;
+	rtnl_lock();
+	for (p = 0; p < NMXT_PORTS; p++)
+		for (q = 0; q < nmxt_ports[p]->nr_rxq; q++)
+			if (nmxt_ports[p]->rxq[q].up)
+				napi_disable(&nmxt_ports[p]->rxq[q].napi);
+	err = nmx_testing_audit(id);
+	for (p = 0; p < NMXT_PORTS; p++)
+		for (q = 0; q < nmxt_ports[p]->nr_rxq; q++)
+			if (nmxt_ports[p]->rxq[q].up) {
+				napi_enable(&nmxt_ports[p]->rxq[q].napi);
+				nmxt_kick(&nmxt_ports[p]->rxq[q]);
+			}
+	rtnl_unlock();
+	return err ? err : count;
+}
+
+static const struct file_operations nmxt_audit_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.write	= nmxt_audit_write,
+	.llseek	= noop_llseek,
+};
+
 static void nmxt_debugfs_init(void)
 {
 	nmxt_dir = debugfs_create_dir(KBUILD_MODNAME, NULL);

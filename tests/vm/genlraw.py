@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 """Raw generic netlink for the in-VM tests that must send what no well-behaved client
-would (malformed.py, nlfuzz.py): hand-built messages, errno and extended ack from the ack."""
+would (malformed.py): hand-built messages, errno and extended ack from the ack."""
 import fcntl, os, socket, struct
 
 NETLINK_GENERIC = 16

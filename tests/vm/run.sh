@@ -185,11 +185,6 @@ if $B python3 tests/vm/malformed.py >"$tap_log" 2>&1; then
 else
 	nok "malformed requests (exact errno, extack, no binding left)"; diag "$tap_log"
 fi
-if $B python3 tests/vm/nlfuzz.py "${NMX_FUZZ_COUNT:-3000}" >"$tap_log" 2>&1; then
-	ok "netlink fuzz: $(tr "\n" " " <"$tap_log")"
-else
-	nok "netlink fuzz"; diag "$tap_log"
-fi
 if [ -f tests/vm/core_nl.py ]; then
 	if $B python3 tests/vm/core_nl.py >"$tap_log" 2>&1; then
 		ok "core netlink guarantees (no token lost on a full socket, dump order)"; diag "$tap_log"
