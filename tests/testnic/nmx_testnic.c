@@ -854,33 +854,6 @@ static int nmxt_fail_alloc_set(void *data, u64 val)
 DEFINE_DEBUGFS_ATTRIBUTE(nmxt_fail_alloc_fops, nmxt_fail_alloc_get,
 			 nmxt_fail_alloc_set, "%llu\n");
 
-/*
- * debugfs "audit": writing a binding id runs netmem's independent accounting
- * audit of that binding (nmx_testing_audit()); the write fails with its error
- * (EIO: the audit found a discrepancy, reason in the kernel log; ENOENT: no
- * such binding). Lets the in-VM tests audit a binding they drive through
- * netlink. Only valid while nothing touches the binding.
- */
-static ssize_t nmxt_audit_write(struct file *file, const char __user *ubuf,
-				size_t count, loff_t *ppos)
-{
-	u32 id;
-	int err;
-
-	err = kstrtou32_from_user(ubuf, count, 0, &id);
-	if (err)
-		return err;
-	err = nmx_testing_audit(id);
-	return err ? err : count;
-}
-
-static const struct file_operations nmxt_audit_fops = {
-	.owner	= THIS_MODULE,
-	.open	= simple_open,
-	.write	= nmxt_audit_write,
-	.llseek	= noop_llseek,
-};
-
 static int nmxt_stats_show(struct seq_file *m, void *v)
 {
 	unsigned int p, q;
