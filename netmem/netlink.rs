@@ -364,7 +364,8 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_release_doit(
     let req = unsafe { Request::new(info) };
     from_result(|| {
         let id_attr = req.require(BIND_DMABUF_A_BINDING_ID)?;
-        require_visible(req, id_attr)?;
+        // The request's shape first, then whether the binding is visible: a malformed
+        // request gets the same answer whatever the id.
         let count = req.attrs(BIND_DMABUF_A_BINDING_TOKENS).count();
         if count == 0 {
             req.require(BIND_DMABUF_A_BINDING_TOKENS)?;
@@ -373,6 +374,7 @@ pub unsafe extern "C" fn bind_dmabuf_nl_rx_release_doit(
             req.error(c"too many tokens in one request (max tokens-max)", None);
             return Err(E2BIG);
         }
+        require_visible(req, id_attr)?;
         // Allocated before anything is released, so that ENOMEM means nothing changed.
         let mut msg = Msg::reply(req, 64)?;
         let tokens = req.attrs(BIND_DMABUF_A_BINDING_TOKENS).map(|a| a.u32());
