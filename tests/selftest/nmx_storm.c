@@ -137,6 +137,13 @@ struct nmxs_slot {
 
 struct nmxs_storm {
 	struct nmxs_run *t;
+	/*
+	 * Binds refused since the last bind that succeeded. A bind whose restart
+	 * failed took an id (ids only grow) and, rolled back, may still drain
+	 * chunks a lazy queue of it had posted; the audits look that far past
+	 * the last id they know.
+	 */
+	u32 refused_tail;
 	struct net_device *dev;
 	u32 nq;
 	u32 ncpu;
@@ -622,6 +629,10 @@ static void nmxs_storm_audit(struct nmxs_storm *st, u32 first, u32 last,
 	struct nmx_binding_info info;
 	u32 id, posted = 0, held, nb = 0;
 
+	/* Refused binds after the last known id took the next ids (see above). */
+	last += st->refused_tail;
+	if (!first && st->refused_tail)
+		first = 1;
 	for (id = first; first && id <= last; id++) {
 		if (nmx_binding_info(id, &info))
 			continue;
@@ -863,6 +874,7 @@ static void nmxs_storm_churn(struct nmxs_storm *st, const int *fds, u32 nfds,
 		} else if (id == -EAGAIN && xchg(&st->fail_restart, 0) == 0) {
 			/* Our hook failed its restart: netmem rolled back. */
 			(*refused)++;
+			st->refused_tail++;
 		} else if (id <= 0) {
 			NMXS_FAIL(t, "nmx_bind_dmabuf(queues %#x) = %d", mask, id);
 		} else {
@@ -873,8 +885,9 @@ static void nmxs_storm_churn(struct nmxs_storm *st, const int *fds, u32 nfds,
 			*bound |= mask;
 			(*binds)++;
 			if (!*first)
-				*first = id;
+				*first = id - min_t(u32, st->refused_tail, id - 1);
 			*last = max_t(u32, *last, id);
+			st->refused_tail = 0;
 		}
 		WRITE_ONCE(st->fail_restart, 0);
 		return;
@@ -1032,6 +1045,10 @@ out_stop:
 		unbinds++;
 	}
 	/* Every binding the storm made is gone: all its chunks came home. */
+	/* Refused binds after the last known id took the next ids (see above). */
+	last += st->refused_tail;
+	if (!first && st->refused_tail)
+		first = 1;
 	for (id = first; first && id <= last; id++) {
 		if (nmxs_wait_gone(id))
 			continue;
