@@ -512,14 +512,20 @@ impl Binding {
     }
 
     /// Allocates up to `out.len()` chunks for queue `q`, one NAPI poll's worth; returns how
-    /// many. Caller as for [`Binding::alloc`].
-    pub(crate) fn alloc_bulk(
+    /// many.
+    ///
+    /// # Safety
+    ///
+    /// The caller runs in the NAPI context of the rxq `q` is attached to (or with its NAPI
+    /// disabled), inside the RCU read-side section `_rcu` in which it read `q` from that
+    /// rxq's `devmem`: nothing else uses `q`'s cache meanwhile.
+    pub(crate) unsafe fn alloc_bulk(
         &self,
         q: &BoundQueue,
         out: &mut [*mut c_void],
         _rcu: &RcuReadGuard,
     ) -> usize {
-        // SAFETY: As in `alloc`.
+        // SAFETY: The cache's only user (the function's safety requirement).
         let cache = unsafe { &mut *q.cache.get() };
         let Some(mut batch) = self.pool.napi_batch(cache) else {
             return 0;
@@ -528,17 +534,21 @@ impl Binding {
         batch.alloc_bulk(out, |c| (c as *const Chunk).cast_mut().cast())
     }
 
-    /// Returns `bufs` (chunks or pages) from the NAPI context of `rxq`, to which queue `q`
-    /// of this binding is attached. Caller: inside an RCU read-side section, `q` read from
-    /// `rxq->devmem` inside it.
-    pub(crate) fn recycle_bulk(
+    /// Returns `bufs` (chunks or pages) of `rxq`, to which queue `q` of this binding is
+    /// attached.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Binding::alloc_bulk`], with `q` read from `rxq`; and every buffer is a page
+    /// of `rxq`'s page_pool or a devmem chunk, owned by the caller.
+    pub(crate) unsafe fn recycle_bulk(
         &self,
         rxq: &Rxq,
         q: &BoundQueue,
         bufs: &[*mut c_void],
         rcu: &RcuReadGuard,
     ) {
-        // SAFETY: As in `alloc`.
+        // SAFETY: The cache's only user (the function's safety requirement).
         let cache = unsafe { &mut *q.cache.get() };
         let Some(mut batch) = self.pool.napi_batch(cache) else {
             return;

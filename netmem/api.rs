@@ -169,8 +169,9 @@ pub unsafe extern "C" fn nmx_devmem_alloc_bulk(
     let (q, b) = unsafe { binding::queue_binding(q, &rcu) };
     // SAFETY: `n` writable slots (the function's safety requirement).
     let out = unsafe { core::slice::from_raw_parts_mut(bufs, n as usize) };
-    // At most `n`.
-    b.alloc_bulk(q, out, &rcu) as u32
+    // SAFETY: NAPI context of the queue (the function's safety requirement), `q` read
+    // from it inside `rcu`. At most `n`.
+    (unsafe { b.alloc_bulk(q, out, &rcu) }) as u32
 }
 
 /// `nmx_devmem_recycle_bulk()`: returns `n` buffers (chunks or pages) of a queue from its
@@ -195,7 +196,9 @@ pub unsafe extern "C" fn nmx_devmem_recycle_bulk(rxq: *mut Rxq, bufs: *const *mu
     if !q.is_null() {
         // SAFETY: Read from a registered rxq inside `rcu`.
         let (q, b) = unsafe { binding::queue_binding(q, &rcu) };
-        b.recycle_bulk(rxq, q, bufs, &rcu);
+        // SAFETY: NAPI context of the queue, `q` read from it inside `rcu`, buffers of it
+        // that the caller owns (the function's safety requirement).
+        unsafe { b.recycle_bulk(rxq, q, bufs, &rcu) };
         return;
     }
     // Back to pages meanwhile: one buffer at a time, as the single-buffer calls do.
