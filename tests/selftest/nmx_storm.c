@@ -418,9 +418,18 @@ static bool nmxs_storm_live(struct nmxs_storm *st, u32 id)
 	u32 s;
 
 	smp_mb(); /* after the failed call; pairs with the unbinder's smp_mb() */
-	for (s = 0; s < st->nq; s++)
-		if (READ_ONCE(st->slot[s].id) == id && !READ_ONCE(st->slot[s].dying))
+	for (s = 0; s < st->nq; s++) {
+		/*
+		 * @dying before @id: a slot unbound and bound again since the
+		 * failure shows another id here, while reading @id first could
+		 * pair the old id with the new binding's dying == 0.
+		 */
+		u32 dying = READ_ONCE(st->slot[s].dying);
+
+		smp_rmb(); /* pairs with the binder's smp_wmb() */
+		if (READ_ONCE(st->slot[s].id) == id && !dying)
 			return true;
+	}
 	return false;
 }
 
@@ -879,6 +888,8 @@ static void nmxs_storm_churn(struct nmxs_storm *st, const int *fds, u32 nfds,
 			NMXS_FAIL(t, "nmx_bind_dmabuf(queues %#x) = %d", mask, id);
 		} else {
 			st->slot[s].qmask = mask;
+			/* The unbinder's id = 0 before dying = 0: see nmxs_storm_live(). */
+			smp_wmb();
 			WRITE_ONCE(st->slot[s].dying, 0);
 			/* Publishes @qmask to the readers. */
 			smp_store_release(&st->slot[s].id, id);
