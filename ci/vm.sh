@@ -46,35 +46,44 @@ splat_re='BUG: |WARNING: |Oops|kernel BUG|KASAN|UBSAN|KFENCE|possible circular l
 # ...except dma-debug's informational notices (its errors come through WARN(), with the
 # device, "[device address=...]" and a "WARNING:" line, and stay splats).
 info_re='DMA-API: (dma_debug_entry pool grown to|preallocated [0-9]+ debug entries|debugging enabled by kernel config|switching off dma-debug driver filter|enable driver filter for driver)|NMX-EXPECT'
-# A KCSAN report is netmem's when its title or a frame of one of its two access stacks
-# names our code: a frame of one of our modules (" func+0x1c/0x80 [netmem]"), an nmx_
-# symbol, or a Rust symbol of the netmem_rs crate. Not bare "netmem"/"devmem": 6.12's
-# page_pool and devmem core have functions by those names (page_pool_put_unrefed_netmem,
-# net_devmem_bind_dmabuf). A stack is read only down to its first interrupt or exception
-# entry (asm_sysvec_*, asm_common_interrupt, asm_exc_*): below is whatever the interrupt
-# happened to hit. Seen on the race kernel: hrtimer_active / __hrtimer_run_queues from the
-# timer tick, over netmem's static-key flip or a selftest thread.
+# A KCSAN report is netmem's when one of the two racing accesses is made by our code (its
+# title, or the first frame of an access stack, names it), or when both racing contexts run
+# our code (each access stack has a frame of ours). Ours: a frame of one of our modules
+# (" func+0x1c/0x80 [netmem]"), an nmx_ symbol, or a Rust symbol of the netmem_rs crate.
+# Not bare "netmem"/"devmem": 6.12's page_pool and devmem core have functions by those
+# names (page_pool_put_unrefed_netmem, net_devmem_bind_dmabuf). A stack is read only down to
+# its first interrupt or exception entry (asm_sysvec_*, asm_common_interrupt, asm_exc_*):
+# below is whatever the interrupt happened to hit. A race inside the core between a context
+# that merely called in from our code and one that did not is the core's: seen on the race
+# kernel, hrtimer_try_to_cancel (napi_disable in our restart hook) against the timer
+# interrupt's __hrtimer_run_queues, and hrtimer_active over our static-key flip.
 netmem_re='\[(netmem|nmx_[a-z0-9_]+)\]|nmx_|netmem_rs|netmem::'
 
 # kcsan_filter LOG: the log with each KCSAN report (from "BUG: KCSAN:" to the "====="
-# closing it) that names no netmem code cut out; their titles go to stderr. Used with
-# --kcsan-scope netmem: the race kernel instruments the whole core, whose races (every run
-# here: hrtimer_active, tmigr_handle_remote, filemap_fault) are not ours to fix.
+# closing it) that is not netmem's (rule above) cut out; their titles go to stderr. Used
+# with --kcsan-scope netmem: the race kernel instruments the whole core, whose races (every
+# run here: hrtimer_active, tmigr_handle_remote, filemap_fault) are not ours to fix.
 kcsan_filter() {
 	NMX_RE=$netmem_re awk '
 		function flush(   i) {
-			if (ours) { for (i = 1; i <= n; i++) print buf[i] }
-			else { sub(/^.*BUG: /, "", buf[1]); print "[vm] ignored (no netmem frame): " buf[1] > "/dev/stderr" }
+			if (ours || (any[1] && any[2])) { for (i = 1; i <= n; i++) print buf[i] }
+			else { sub(/^.*BUG: /, "", buf[1]); print "[vm] ignored (not netmem'"'"'s): " buf[1] > "/dev/stderr" }
 			n = 0; inrep = 0
 		}
 		BEGIN { re = ENVIRON["NMX_RE"] }  # not -v: awk would eat the backslashes
-		/BUG: KCSAN: / { if (inrep) flush(); inrep = 1; n = 0; ours = 0; below = 0 }
+		/BUG: KCSAN: / {
+			if (inrep) flush()
+			inrep = 1; n = 0; ours = 0; st = 0; below = 0; first = 0; any[1] = any[2] = 0
+		}
 		inrep {
 			buf[++n] = $0
 			if (n == 1 && $0 ~ re) ours = 1
-			if ($0 ~ / to 0x[0-9a-f]+ of [0-9]+ bytes by /) below = 0  # next access stack
-			if ($0 ~ /\+0x[0-9a-f]+\/0x[0-9a-f]+/ && !below && $0 ~ re) ours = 1
-			if ($0 ~ / asm_(sysvec_|common_interrupt|exc_)/) below = 1
+			if ($0 ~ / to 0x[0-9a-f]+ of [0-9]+ bytes by /) { st++; below = 0; first = 1; next }
+			if ($0 ~ /\+0x[0-9a-f]+\/0x[0-9a-f]+/ && st > 0) {
+				if ($0 ~ / asm_(sysvec_|common_interrupt|exc_)/) below = 1
+				if (!below && $0 ~ re) { any[st] = 1; if (first) ours = 1 }
+				first = 0
+			}
 			if (n > 1 && $0 ~ /====================/) flush()  # mawk: no {20,}
 			next
 		}
