@@ -248,7 +248,7 @@ impl Binding {
             _dev: dev,
         });
         let b = Arc::pin_init(
-            pin_init!(Binding {
+            pin_init!(&this in Binding {
                 id: p.id,
                 owner: p.owner,
                 net: p.netdev.net() as usize,
@@ -258,7 +258,12 @@ impl Binding {
                 dmabuf_size,
                 unbound: AtomicBool::new(false),
                 released: AtomicBool::new(false),
-                pool,
+                // The pool's header points back here, for `chunk_binding`.
+                pool: {
+                    let mut pool = pool;
+                    pool.set_owner(this.as_ptr() as u64);
+                    pool
+                },
                 queues,
                 ctl <- new_mutex!((), "nmx_binding_ctl"),
                 io <- new_spinlock!(io, "nmx_binding_io"),
@@ -272,9 +277,6 @@ impl Binding {
         .map_err(|_| nomem())?;
         let me = &*b as *const Binding as *mut Binding;
         meter::account_arc(&b);
-        for c in b.pool.chunks() {
-            c.set_owner(me as usize);
-        }
         for q in b.queues.iter() {
             q.binding.store(me, Ordering::Release);
         }
@@ -674,9 +676,9 @@ impl Binding {
     }
 
     /// Takes back records whose reply could not be delivered.
-    pub(crate) fn unread(&self, tokens: &[u32]) {
+    pub(crate) fn unread(&self, records: &[Record]) {
         let _ctl = self.ctl.lock();
-        let drained = self.pool.unread(tokens);
+        let drained = self.pool.unread(records);
         self.after_return_sleepable(drained);
     }
 
@@ -786,9 +788,17 @@ pub(crate) unsafe fn chunk_binding<'a>(
 ) -> (&'a super::chunk::Chunk, &'a Binding) {
     // SAFETY: By the function's safety requirement.
     let c = unsafe { &*chunk };
-    // SAFETY: `owner` was set to the binding at bind time; the binding is alive while the
-    // chunk is not home, and for a grace period after (see above).
-    let b = unsafe { &*(c.owner() as *const Binding) };
+    // SAFETY: A chunk netmem handed out is element `index + 1` of its pool's descriptor
+    // array, whose element 0 is the header (`Pool::chunks`, `Chunk::header`): the pointer
+    // stays inside that live allocation.
+    let header = unsafe { chunk.sub(c.index as usize + 1) };
+    // SAFETY: `header` points to the initialised header (above); its `dma` was set to the
+    // binding before the binding was shared (`Pool::set_owner` in `Binding::create`), and
+    // is never written again.
+    let owner = unsafe { core::ptr::addr_of!((*header).dma).read() };
+    // SAFETY: The binding is alive while the chunk is not home, and for a grace period
+    // after (see above).
+    let b = unsafe { &*(owner as usize as *const Binding) };
     (c, b)
 }
 

@@ -23,9 +23,9 @@ pub(crate) mod pool;
 #[path = "core/src/ring.rs"]
 #[allow(dead_code, unreachable_pub)]
 pub(crate) mod ring;
-#[path = "core/src/stack.rs"]
+#[path = "core/src/freeset.rs"]
 #[allow(dead_code, unreachable_pub)]
-pub(crate) mod stack;
+pub(crate) mod freeset;
 
 #[path = "meter.rs"]
 pub(crate) mod meter;

@@ -187,7 +187,7 @@ pub(crate) enum Part {
     Copy,
     /// Layout check and the pool (descriptors, records, free list, rings).
     Pool,
-    /// Queues, the binding itself and the chunks' owner pointers.
+    /// Queues and the binding itself.
     Finish,
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Kernel services for the devmem core (the host build uses `core/src/platform_std.rs`):
-//! storage from kvmalloc and a BH-disabling spinlock, with the same names and signatures.
+//! storage from vmalloc and a BH-disabling spinlock, with the same names and signatures.
 
 use crate::ffi::BhGuard;
 use core::pin::Pin;
@@ -9,8 +9,10 @@ use kernel::new_spinlock;
 use kernel::prelude::*;
 use kernel::sync::SpinLock;
 
-/// Backing storage of rings, stacks and descriptor arrays.
-pub(crate) type Storage<T> = KVVec<T>;
+/// Backing storage of descriptor arrays, rings and the free set: vmalloc, whose areas are
+/// whole pages. kvmalloc would round a large array up to a power of two of pages (kmalloc)
+/// or to 2 MiB (its huge vmap): up to twice the metadata of a binding.
+pub(crate) type Storage<T> = VVec<T>;
 
 /// Allocation failure.
 #[derive(Debug)]
@@ -21,7 +23,7 @@ pub(crate) fn new_storage<T>(
     n: usize,
     mut f: impl FnMut(usize) -> T,
 ) -> Result<Storage<T>, AllocError> {
-    let mut v = KVVec::with_capacity(n, GFP_KERNEL).map_err(|_| AllocError)?;
+    let mut v = VVec::with_capacity(n, GFP_KERNEL).map_err(|_| AllocError)?;
     // Written in place rather than pushed: `push` checks the capacity for every element,
     // which is most of the cost of building a large binding's descriptors.
     let spare = v.spare_capacity_mut().get_mut(..n).ok_or(AllocError)?;

@@ -7,6 +7,7 @@
 use crate::devmem::binding::{self, Owner};
 use crate::devmem::chunk::Chunk;
 use crate::devmem::meter;
+use crate::devmem::pool::Record as PoolRecord;
 use crate::ffi::{self, Device, ExtAck, NetDevPtr, NetDevice, RcuReadGuard, SockPriv};
 use crate::registry;
 use crate::rxq::{Rxq, RxqOps};
@@ -477,12 +478,17 @@ pub(crate) fn unread_records(id: u32, records: &[Record]) {
     let Some(b) = registry::lookup(id) else {
         return;
     };
-    let mut tokens = [0u32; 64];
-    for part in records.chunks(tokens.len()) {
-        for (t, r) in tokens.iter_mut().zip(part.iter()) {
-            *t = r.token;
+    let mut back = [PoolRecord::default(); 64];
+    for part in records.chunks(back.len()) {
+        for (d, r) in back.iter_mut().zip(part.iter()) {
+            *d = PoolRecord {
+                offset: r.offset,
+                len: r.len,
+                token: r.token,
+                queue: 0,
+            };
         }
-        b.unread(&tokens[..part.len()]);
+        b.unread(&back[..part.len()]);
     }
 }
 

@@ -19,7 +19,7 @@
 // Also enforced when the kernel module includes this file on its own.
 #![forbid(unsafe_code)]
 
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// `magic` of every devmem chunk.
 pub const DEVMEM_MAGIC: u64 = 0xdead_0000_0000_00d0;
@@ -73,15 +73,24 @@ impl ChunkState {
     }
 }
 
+/// `magic` of a pool's header descriptor, which is not a chunk (see [`Chunk::header`]).
+pub const HEADER_MAGIC: u64 = 0;
+
+/// State bits of the header descriptor: no transition starts from them.
+const HEADER_STATE: u32 = 0xffff;
+
 /// Descriptor of one chunk of device memory. Layout shared with C: do not reorder.
+///
+/// 24 bytes. There is no back pointer to the binding in each descriptor: a pool's
+/// descriptors are one array whose element 0 is a header holding it (the owner), and chunk
+/// `i` is element `i + 1`, so the owner is at a fixed distance from every chunk.
 #[repr(C)]
 pub struct Chunk {
-    /// DMA address of the chunk, as mapped for the device.
+    /// DMA address of the chunk, as mapped for the device; in the header: the owner.
     pub dma: u64,
-    /// Always [`DEVMEM_MAGIC`]; at the offset of `struct page`'s `pp_magic`.
+    /// Always [`DEVMEM_MAGIC`]; at the offset of `struct page`'s `pp_magic`. In the header:
+    /// [`HEADER_MAGIC`], so that it never passes for a chunk.
     pub magic: u64,
-    /// Opaque back pointer for the kernel side (e.g. to its binding).
-    owner: AtomicUsize,
     /// Index in the pool; chunk `i` starts at dma-buf offset `i << chunk_shift`.
     pub index: u32,
     /// A [`ChunkState`] in bits 0..16 and the queue slot that last allocated the chunk
@@ -100,13 +109,13 @@ fn word(state: ChunkState, queue: u16) -> u32 {
 
 // `struct nmx_chunk`: offsets and size (C reads only `dma` and `magic`; the rest is `priv`),
 // `NMX_CHUNK_POSTED`), checked against the same literals as the C `static_assert`s.
-const _: () = assert!(core::mem::size_of::<Chunk>() == 32);
+const _: () = assert!(core::mem::size_of::<Chunk>() == 24);
 const _: () = assert!(core::mem::align_of::<Chunk>() == 8);
 const _: () = assert!(core::mem::offset_of!(Chunk, dma) == 0);
 const _: () = assert!(core::mem::offset_of!(Chunk, magic) == 8);
-const _: () = assert!(core::mem::offset_of!(Chunk, owner) == 16);
-const _: () = assert!(core::mem::offset_of!(Chunk, index) == 24);
-const _: () = assert!(core::mem::offset_of!(Chunk, word) == 28);
+const _: () = assert!(core::mem::offset_of!(Chunk, index) == 16);
+const _: () = assert!(core::mem::offset_of!(Chunk, word) == 20);
+const _: () = assert!(HEADER_MAGIC != DEVMEM_MAGIC);
 
 impl Chunk {
     /// A free chunk with the given index and DMA address.
@@ -114,9 +123,20 @@ impl Chunk {
         Self {
             dma,
             magic: DEVMEM_MAGIC,
-            owner: AtomicUsize::new(0),
             index,
             word: AtomicU32::new(word(ChunkState::Free, 0)),
+        }
+    }
+
+    /// The header of a pool's descriptor array, carrying `owner` (opaque to the pool) in
+    /// `dma`. Its magic is not [`DEVMEM_MAGIC`] and its state bits match no state, so every
+    /// check and transition refuses it.
+    pub fn header(owner: u64) -> Self {
+        Self {
+            dma: owner,
+            magic: HEADER_MAGIC,
+            index: u32::MAX,
+            word: AtomicU32::new(HEADER_STATE),
         }
     }
 
@@ -130,17 +150,6 @@ impl Chunk {
     #[inline]
     pub fn queue(&self) -> u16 {
         (self.word.load(Ordering::Relaxed) >> QUEUE_SHIFT) as u16
-    }
-
-    /// The kernel side's opaque back pointer.
-    #[inline]
-    pub fn owner(&self) -> usize {
-        self.owner.load(Ordering::Relaxed)
-    }
-
-    /// Sets the opaque back pointer.
-    pub fn set_owner(&self, owner: usize) {
-        self.owner.store(owner, Ordering::Relaxed);
     }
 
     /// Single-owner transition: a relaxed load and store, no read-modify-write. Only correct
@@ -269,13 +278,12 @@ mod tests {
 
     #[test]
     fn layout_matches_c() {
-        assert_eq!(core::mem::size_of::<Chunk>(), 32);
+        assert_eq!(core::mem::size_of::<Chunk>(), 24);
         assert_eq!(core::mem::align_of::<Chunk>(), 8);
         assert_eq!(core::mem::offset_of!(Chunk, dma), 0);
         assert_eq!(core::mem::offset_of!(Chunk, magic), 8);
-        assert_eq!(core::mem::offset_of!(Chunk, owner), 16);
-        assert_eq!(core::mem::offset_of!(Chunk, index), 24);
-        assert_eq!(core::mem::offset_of!(Chunk, word), 28);
+        assert_eq!(core::mem::offset_of!(Chunk, index), 16);
+        assert_eq!(core::mem::offset_of!(Chunk, word), 20);
     }
 
     #[test]
@@ -318,8 +326,19 @@ mod tests {
         c.alloc_owned(1).unwrap();
         c.free_shared().unwrap();
         assert_eq!(c.state(), ChunkState::Free);
-        c.set_owner(0xabc);
-        assert_eq!(c.owner(), 0xabc);
+    }
+
+    #[test]
+    fn header_refuses_every_transition() {
+        let h = Chunk::header(0xabc);
+        assert_eq!((h.dma, h.magic), (0xabc, HEADER_MAGIC));
+        assert!(h.alloc_owned(0).is_err());
+        assert!(h.free_by_queue(0).is_err());
+        assert!(h.free_shared().is_err());
+        assert!(h.complete_shared().is_err());
+        assert!(h.deliver().is_err() && h.undeliver().is_err());
+        assert!(h.release().is_err() && h.drop_completed().is_err());
+        assert_eq!(h.reclaim(), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! tracks them through their life: free, posted to the device, completed (a record queued for
 //! userspace), and held by userspace until its token is released.
 //!
-//! The modules `ring`, `stack`, `chunk`, `layout` and `pool` use only `core` and reach the
+//! The modules `ring`, `freeset`, `chunk`, `layout` and `pool` use only `core` and reach the
 //! platform (storage allocation, a lock) through `super::platform`. The kernel module includes
 //! the very same files with `#[path = ...] mod x;` next to its own `platform` module, so
 //! nothing in them may depend on `std`, `alloc` or `unsafe`.
@@ -20,4 +20,4 @@ pub mod chunk;
 pub mod layout;
 pub mod pool;
 pub mod ring;
-pub mod stack;
+pub mod freeset;

@@ -30,13 +30,13 @@
 // Also enforced when the kernel module includes this file on its own.
 #![forbid(unsafe_code)]
 
-use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 use super::chunk::{Chunk, ChunkState};
 use super::layout::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 use super::platform::{new_storage, AllocError, Lock, Storage};
-use super::ring::IndexRing;
-use super::stack::IndexStack;
+use super::ring::{IndexRing, SeqRing};
+use super::freeset::IndexSet;
 
 /// Entries in a NAPI-local cache: two NAPI budgets of 64, so one poll can both consume and
 /// recycle a full budget without touching shared state.
@@ -185,7 +185,7 @@ pub struct ReadOutcome {
 }
 
 /// A received chunk, as reported to userspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Record {
     /// Offset of the data in the dma-buf: `index << chunk_shift` plus the offset in the chunk.
     pub offset: u64,
@@ -275,6 +275,8 @@ pub enum AuditError {
     },
     /// The completion ring does not match the completed chunks.
     Completions,
+    /// The free list refused a chunk it held already, or its count disagrees with its bits.
+    FreeList,
     /// The live per-state counters disagree with the walk.
     Counters {
         /// From the transition counters.
@@ -322,13 +324,21 @@ struct QueueShared {
     counters: QueueCounters,
 }
 
-/// Where a completed chunk's data lies; written by `complete`, published by the completion
-/// ring.
-#[derive(Default)]
-struct RecordSlot {
-    offset: AtomicU32,
-    len: AtomicU32,
+/// Where a completed chunk's data lies, packed into the completion ring entry next to its
+/// index: the offset in the chunk in bits 0..16, `len - 1` in bits 16..32. Both fit since
+/// `offset + len <= chunk size <= 64 KiB` and `len >= 1` (`complete` checks both).
+#[inline]
+fn pack_extent(offset: u32, len: u32) -> u32 {
+    offset | (len - 1) << 16
 }
+
+/// (offset in the chunk, len) from [`pack_extent`].
+#[inline]
+fn unpack_extent(rec: u32) -> (u32, u32) {
+    (rec & 0xffff, (rec >> 16) + 1)
+}
+
+const _: () = assert!(MAX_CHUNK_SIZE <= 1 << 16);
 
 /// Shared slow-path counters (atomic read-modify-write is fine there).
 ///
@@ -342,6 +352,8 @@ struct SharedStats {
     bad_release: AtomicU64,
     reclaimed: AtomicU64,
     dropped_records: AtomicU64,
+    /// Chunks the free list refused (held already: a pool bug; see `free_extend`).
+    free_refused: AtomicU64,
     /// Posted -> Free by `put`.
     put: AtomicU64,
     /// Posted -> Completed.
@@ -360,6 +372,34 @@ struct SharedStats {
 fn count(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
+
+/// The index of the descriptor at byte offset `off` of a descriptor array, or a number of
+/// at least 2^59 (out of range for any pool) when `off` is not a multiple of the descriptor
+/// size: `off` times the inverse of the size's odd factor, rotated right by its power of
+/// two. A multiply and a rotate, where a division and a remainder check would take a
+/// multiply, shifts and a compare more, per returned buffer.
+#[inline]
+fn desc_index(off: usize) -> usize {
+    // Truncation: none, usize is 64 bits wide where netmem runs (asserted below).
+    (off as u64).wrapping_mul(DESC_INV).rotate_right(DESC_TZ) as usize
+}
+
+const DESC_SIZE: u64 = core::mem::size_of::<Chunk>() as u64;
+const DESC_TZ: u32 = DESC_SIZE.trailing_zeros();
+/// Inverse of the odd factor of the descriptor size modulo 2^64 (Newton's iteration: each
+/// step doubles the correct low bits, from 3 for any odd number).
+const DESC_INV: u64 = {
+    let odd = DESC_SIZE >> DESC_TZ;
+    let mut x = odd;
+    let mut i = 0;
+    while i < 6 {
+        x = x.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
+const _: () = assert!((DESC_SIZE >> DESC_TZ).wrapping_mul(DESC_INV) == 1);
+const _: () = assert!(core::mem::size_of::<usize>() == 8);
 
 /// NAPI-local chunk cache of one queue slot: a LIFO of free chunk indices.
 ///
@@ -506,7 +546,7 @@ impl<'p> NapiBatch<'p, '_> {
     pub fn alloc_bulk<T>(&mut self, out: &mut [T], f: impl Fn(&'p Chunk) -> T) -> usize {
         let pool = self.pool;
         let slot = self.cache.slot;
-        let chunks: &[Chunk] = &pool.chunks;
+        let chunks: &[Chunk] = pool.chunks();
         let mut n = 0;
         if self.serve {
             let have = self.cache.len();
@@ -584,26 +624,20 @@ impl<'p> NapiBatch<'p, '_> {
         mut other: impl FnMut(&T),
     ) -> bool {
         let pool = self.pool;
-        let base = pool.chunks.as_ptr() as usize;
-        let chunks: &[Chunk] = &pool.chunks;
-        let size = core::mem::size_of::<Chunk>();
+        let chunks: &[Chunk] = pool.chunks();
+        let base = chunks.as_ptr() as usize;
         let at = |b: &T| {
-            let off = addr(b).wrapping_sub(base);
-            match chunks.get(off / size) {
-                Some(c) if off % size == 0 => Some((c, off / size)),
-                _ => None,
-            }
+            let idx = desc_index(addr(b).wrapping_sub(base));
+            chunks.get(idx).map(|c| (c, idx))
         };
         let mut done = 0;
         if self.keep {
             let slot = self.cache.slot;
-            let mut len = self.cache.len();
-            let stack = &mut self.cache.stack;
-            for b in bufs {
+            let len = self.cache.len();
+            // The free part of the stack bounds the loop: no per-buffer room check.
+            let room = self.cache.stack.get_mut(len..).unwrap_or_default();
+            for (b, top) in bufs.iter().zip(room.iter_mut()) {
                 let Some((c, idx)) = at(b) else {
-                    break;
-                };
-                let Some(top) = stack.get_mut(len) else {
                     break;
                 };
                 if c.free_by_queue(slot).is_err() {
@@ -611,11 +645,10 @@ impl<'p> NapiBatch<'p, '_> {
                 }
                 // `idx < nchunks <= u32::MAX`.
                 *top = idx as u32;
-                len += 1;
                 done += 1;
             }
-            // `len <= CACHE_CAPACITY`.
-            self.cache.len = len as u32;
+            // `len + done <= CACHE_CAPACITY`.
+            self.cache.len = (len + done) as u32;
             self.returned += done as u64;
             self.recycle_cached += done as u64;
         }
@@ -645,12 +678,12 @@ impl Drop for NapiBatch<'_, '_> {
 
 /// The devmem pool of one binding.
 pub struct Pool {
-    chunks: Storage<Chunk>,
-    records: Storage<RecordSlot>,
+    /// The header ([`Chunk::header`]), then the descriptor of chunk `i` at `i + 1`.
+    descs: Storage<Chunk>,
     queues: Storage<QueueShared>,
-    free: Lock<IndexStack>,
-    /// Indices of completed chunks, in completion order, for userspace.
-    completions: IndexRing,
+    free: Lock<IndexSet>,
+    /// Completed chunks in completion order, for userspace: `[index, packed extent]`.
+    completions: SeqRing<2>,
     stats: SharedStats,
     chunk_shift: u32,
     total: u32,
@@ -680,7 +713,10 @@ impl Pool {
         }
         let total = u32::try_from(n).map_err(|_| PoolError::TooManyChunks)?;
         let mut short = false;
-        let chunks = new_storage(n, |i| {
+        let descs = new_storage(n + 1, |i| {
+            let Some(i) = i.checked_sub(1) else {
+                return Chunk::header(0);
+            };
             let dma = match it.next() {
                 Some(d) => d,
                 None => {
@@ -694,7 +730,6 @@ impl Pool {
         if short || it.next().is_some() {
             return Err(PoolError::DmaCount);
         }
-        let records = new_storage(n, |_| RecordSlot::default())?;
         let ring_cap = n.min(REMOTE_RING_CAPACITY);
         let queues = new_storage(usize::from(nqueues), |_| QueueShared {
             ring: IndexRing::new(ring_cap).ok(),
@@ -705,16 +740,11 @@ impl Pool {
         if queues.iter().any(|q| q.ring.is_none()) {
             return Err(PoolError::Alloc);
         }
-        let mut free = IndexStack::with_capacity(n)?;
-        // Reversed so that the first allocations get the lowest indices.
-        for i in (0..total).rev() {
-            let _ = free.push(i);
-        }
+        let free = IndexSet::full(total)?;
         // Capacity >= nchunks: see `complete` for why the push then cannot fail.
-        let completions = IndexRing::new(n)?;
+        let completions = SeqRing::new(n)?;
         Ok(Self {
-            chunks,
-            records,
+            descs,
             queues,
             free: Lock::new(free)?,
             completions,
@@ -760,14 +790,28 @@ impl Pool {
     }
 
     /// All chunk descriptors, by index. Their addresses are stable for the pool's life.
+    #[inline]
     pub fn chunks(&self) -> &[Chunk] {
-        &self.chunks
+        self.descs.get(1..).unwrap_or(&[])
     }
 
     /// The descriptor of chunk `idx`.
     #[inline]
     pub fn chunk(&self, idx: u32) -> Option<&Chunk> {
-        self.chunks.get(idx as usize)
+        self.chunks().get(idx as usize)
+    }
+
+    /// Sets the opaque value the header carries (the kernel: its binding), before the pool
+    /// is shared.
+    pub fn set_owner(&mut self, owner: u64) {
+        if let Some(h) = self.descs.get_mut(0) {
+            *h = Chunk::header(owner);
+        }
+    }
+
+    /// The value given to [`Pool::set_owner`] (0 before).
+    pub fn owner(&self) -> u64 {
+        self.descs.first().map_or(0, |h| h.dma)
     }
 
     /// Whether [`Pool::unbind`] was called.
@@ -830,12 +874,8 @@ impl Pool {
     /// The descriptor at address `addr`, if it is one of this pool's.
     #[inline]
     pub fn chunk_at(&self, addr: usize) -> Option<&Chunk> {
-        let off = addr.wrapping_sub(self.chunks.as_ptr() as usize);
-        let size = core::mem::size_of::<Chunk>();
-        if off % size != 0 {
-            return None;
-        }
-        self.chunks.get(off / size)
+        let chunks = self.chunks();
+        chunks.get(desc_index(addr.wrapping_sub(chunks.as_ptr() as usize)))
     }
 
     /// Free -> Posted for a chunk the caller holds exclusively.
@@ -879,7 +919,7 @@ impl Pool {
                         return;
                     }
                     for _ in have..REFILL_BATCH {
-                        match fl.pop() {
+                        match fl.take() {
                             Some(i) => {
                                 let _ = cache.push(i);
                             }
@@ -1049,9 +1089,11 @@ impl Pool {
     fn free_extend(&self, idxs: &[u32]) -> bool {
         self.free.with(|fl| {
             for &i in idxs {
-                // Each index is in one place only and the list can hold them all.
-                let pushed = fl.push(i).is_ok();
-                debug_assert!(pushed, "free list overflow");
+                // Each index is in one place only: a second insert is a pool bug, refused
+                // (so it cannot complete the list early) and counted for the audit.
+                if fl.insert(i).is_err() {
+                    self.stats.free_refused.fetch_add(1, Ordering::Relaxed);
+                }
             }
             let home = self.unbound.load(Ordering::Relaxed) && fl.len() == self.total as usize;
             if home && !self.drained_reported.load(Ordering::Relaxed) {
@@ -1109,18 +1151,14 @@ impl Pool {
         if u64::from(offset) + u64::from(len) > self.chunk_size() {
             return Err(self.bad_put(StateError::BadExtent));
         }
-        if self.unbound.load(Ordering::Acquire) {
+        if self.unbound.load(Ordering::Acquire) || len == 0 {
             return self.put(idx);
         }
         if let Err(found) = c.complete_shared() {
             return Err(self.bad_put(StateError::WrongState(found)));
         }
         count(&self.stats.completed, 1);
-        if let Some(r) = self.records.get(idx as usize) {
-            r.offset.store(offset, Ordering::Relaxed);
-            r.len.store(len, Ordering::Relaxed);
-        }
-        if self.completions.push(idx).is_err() {
+        if self.completions.push_entry([idx, pack_extent(offset, len)]).is_err() {
             return Ok(self.drop_record(idx, c));
         }
         // Pairs with the fence in `unbind`: either its scan sees this chunk Completed, or we
@@ -1158,18 +1196,18 @@ impl Pool {
             records: 0,
             drained: false,
         };
-        let mut buf = [0u32; BATCH];
+        let mut buf = [[0u32; 2]; BATCH];
         while out.records < max && !self.unbound.load(Ordering::Acquire) {
             let want = (max - out.records).min(BATCH);
             let mut n = 0;
             while n < want {
-                let Some(idx) = self.completions.pop() else {
+                let Some(e) = self.completions.pop_entry() else {
                     break;
                 };
                 // An entry whose chunk unbind took back is stale: skip it.
-                if self.chunk(idx).is_some_and(|c| c.deliver().is_ok()) {
+                if self.chunk(e[0]).is_some_and(|c| c.deliver().is_ok()) {
                     count(&self.stats.delivered, 1);
-                    buf[n] = idx;
+                    buf[n] = e;
                     n += 1;
                 }
             }
@@ -1182,7 +1220,7 @@ impl Pool {
             if self.unbound.load(Ordering::Relaxed) {
                 let mut back = [0u32; BATCH];
                 let mut m = 0;
-                for &i in &buf[..n] {
+                for &[i, _] in &buf[..n] {
                     if self.chunk(i).is_some_and(|c| c.release().is_ok()) {
                         back[m] = i;
                         m += 1;
@@ -1193,8 +1231,8 @@ impl Pool {
                 out.drained |= self.free_extend(&back[..m]);
                 break;
             }
-            for &idx in &buf[..n] {
-                f(self.record(idx));
+            for &[idx, rec] in &buf[..n] {
+                f(self.record(idx, rec));
             }
             out.records += n;
             if n < want {
@@ -1204,13 +1242,8 @@ impl Pool {
         out
     }
 
-    fn record(&self, idx: u32) -> Record {
-        let (offset, len) = self.records.get(idx as usize).map_or((0, 0), |r| {
-            (
-                r.offset.load(Ordering::Relaxed),
-                r.len.load(Ordering::Relaxed),
-            )
-        });
+    fn record(&self, idx: u32, rec: u32) -> Record {
+        let (offset, len) = unpack_extent(rec);
         Record {
             offset: (u64::from(idx) << self.chunk_shift) + u64::from(offset),
             len,
@@ -1242,19 +1275,30 @@ impl Pool {
 
     /// Takes back records handed out by [`Pool::read_records`] whose delivery failed (the
     /// reply that carried them could not be queued): User -> Completed, queued again for
-    /// the next read. A token released meanwhile (only a guess could do that) stays released.
+    /// the next read. A token released meanwhile (only a guess could do that) stays released,
+    /// and so does a record that is not one `read_records` could have produced.
     /// Call from the single reader context, like `read_records`.
-    pub fn unread(&self, tokens: &[u32]) -> bool {
+    pub fn unread(&self, records: &[Record]) -> bool {
         let mut drained = false;
-        for &idx in tokens {
+        for r in records {
+            let idx = r.token;
             let Some(c) = self.chunk(idx) else {
                 continue;
             };
+            let start = u64::from(idx) << self.chunk_shift;
+            let Some(offset) = r.offset.checked_sub(start) else {
+                continue;
+            };
+            if r.len == 0 || offset + u64::from(r.len) > self.chunk_size() {
+                continue;
+            }
             if c.undeliver().is_err() {
                 continue;
             }
             count(&self.stats.undelivered, 1);
-            if self.completions.push(idx).is_err() {
+            // `offset + len <= chunk size`, checked above.
+            let rec = pack_extent(offset as u32, r.len);
+            if self.completions.push_entry([idx, rec]).is_err() {
                 drained |= self.drop_record(idx, c).drained;
                 continue;
             }
@@ -1316,7 +1360,7 @@ impl Pool {
         fence(Ordering::SeqCst);
         let mut buf = [0u32; BATCH];
         let (mut n, mut drained, mut reclaimed) = (0, false, 0);
-        for c in self.chunks.iter() {
+        for c in self.chunks().iter() {
             let from = c.reclaim();
             if let Some(from) = from {
                 if from == ChunkState::User {
@@ -1334,7 +1378,7 @@ impl Pool {
             }
         }
         count(&self.stats.reclaimed, reclaimed);
-        while self.completions.pop().is_some() {}
+        while self.completions.pop_entry().is_some() {}
         // Also the final check when nothing was reclaimed.
         drained |= self.free_extend(&buf[..n]);
         drained
@@ -1392,7 +1436,7 @@ impl Pool {
             total: self.total,
             ..Counts::default()
         };
-        for ch in self.chunks.iter() {
+        for ch in self.chunks().iter() {
             match ch.state() {
                 ChunkState::Free => c.free += 1,
                 ChunkState::Posted => c.posted += 1,
@@ -1461,11 +1505,13 @@ impl Pool {
             listed: 0,
             err: None,
         };
-        self.free.with(|fl| {
-            for &i in fl.as_slice() {
-                m.mark(i, ChunkState::Free);
-            }
+        let (set_len, set_bits) = self.free.with(|fl| {
+            fl.for_each(|i| m.mark(i, ChunkState::Free));
+            (fl.len(), fl.count_bits())
         });
+        if set_len != set_bits || self.stats.free_refused.load(Ordering::Relaxed) != 0 {
+            return Err(AuditError::FreeList);
+        }
         for q in self.queues.iter() {
             if let Some(ring) = q.ring.as_ref() {
                 ring.for_each_quiescent(|i| m.mark(i, ChunkState::Free));
@@ -1481,7 +1527,7 @@ impl Pool {
         if !self.is_unbound() {
             m.listed = 0;
             self.completions
-                .for_each_quiescent(|i| m.mark(i, ChunkState::Completed));
+                .for_each_entry_quiescent(|[i, _]| m.mark(i, ChunkState::Completed));
             completed_listed = m.listed;
         }
         if let Some(e) = m.err {
@@ -1543,10 +1589,51 @@ mod tests {
     }
 
     #[test]
+    fn desc_index_is_exact_division_or_out_of_range() {
+        let size = core::mem::size_of::<Chunk>();
+        for off in 0..size * 5000 {
+            let got = desc_index(off);
+            if off % size == 0 {
+                assert_eq!(got, off / size);
+            } else {
+                assert!(got >= 1 << 59, "offset {off} -> {got}");
+            }
+        }
+        // Addresses below the array wrap to huge offsets.
+        for back in 1..size * 100 {
+            assert!(desc_index(0usize.wrapping_sub(back)) >= 1 << 32, "-{back}");
+        }
+        let far = size * (u32::MAX as usize);
+        assert_eq!(desc_index(far), u32::MAX as usize);
+    }
+
+    #[test]
+    fn a_chunk_freed_twice_is_refused_and_fails_the_audit() {
+        let p = pool(4);
+        assert_eq!(p.audit(&[]).map(|c| c.free), Ok(4));
+        // Chunk 2 is on the free list already: a second insert (a pool bug) is refused.
+        assert!(!p.free_extend(&[2]));
+        assert_eq!(p.free.with(|fl| fl.len()), 4);
+        assert_eq!(p.audit(&[]), Err(AuditError::FreeList));
+    }
+
+    #[test]
+    fn header_carries_the_owner_and_is_no_chunk() {
+        let mut p = pool(4);
+        assert_eq!(p.owner(), 0);
+        p.set_owner(0xffff_8880_1234_5000);
+        assert_eq!(p.owner(), 0xffff_8880_1234_5000);
+        let first = p.chunks().as_ptr() as usize;
+        let header = first - core::mem::size_of::<Chunk>();
+        assert!(p.chunk_at(header).is_none());
+        assert_eq!(p.chunk_at(first).map(|c| c.index), Some(0));
+        assert_eq!((p.chunks().len(), p.chunks()[3].index), (4, 3));
+    }
+
+    #[test]
     fn layout_of_shared_parts() {
         // Per-queue counters never share a line with the ring other CPUs write.
         assert_eq!(core::mem::align_of::<QueueCounters>(), 64);
-        assert_eq!(core::mem::size_of::<RecordSlot>(), 8);
         fn send_sync<T: Send + Sync>() {}
         send_sync::<Pool>();
         fn send<T: Send>() {}

@@ -516,6 +516,27 @@ fn unbind_marks_queues_detached() {
 }
 
 #[test]
+fn extents_round_trip_at_the_chunk_size_limits() {
+    // 64 KiB chunks: the largest extent (offset 0, len 65536) and the last byte.
+    let p = Pool::new((0..4u32).map(|i| u64::from(i) << 16), 16, 1).unwrap();
+    let mut c = p.new_cache(0).unwrap();
+    let a = p.alloc(&mut c).unwrap();
+    let b = p.alloc(&mut c).unwrap();
+    let z = p.alloc(&mut c).unwrap();
+    let _ = p.complete(a, 0, 65536).unwrap();
+    let _ = p.complete(b, 65535, 1).unwrap();
+    assert_eq!(p.complete(z, 1, 65536), Err(StateError::BadExtent));
+    // Zero bytes carry nothing for userspace: the chunk goes back like `put`.
+    assert_ne!(p.complete(z, 7, 0).unwrap().dest, Dest::Completions);
+    let got: Vec<(u64, u32)> = read_all(&p).iter().map(|r| (r.offset, r.len)).collect();
+    assert_eq!(
+        got,
+        [(u64::from(a) << 16, 65536), ((u64::from(b) << 16) + 65535, 1)]
+    );
+    assert_eq!(check(&p, &[&c]).user, 2);
+}
+
+#[test]
 fn unread_puts_records_back_for_the_next_read() {
     let p = pool(16, 1);
     let mut c = p.new_cache(0).unwrap();
@@ -531,18 +552,19 @@ fn unread_puts_records_back_for_the_next_read() {
     assert_eq!(check(&p, &[&c]).user, 4);
     // The reply carrying them was never queued: nothing may be lost.
     let tokens: Vec<u32> = first.iter().map(|r| r.token).collect();
-    assert!(!p.unread(&tokens));
+    assert!(!p.unread(&first));
     let counts = check(&p, &[&c]);
     assert_eq!((counts.completed, counts.user), (4, 0));
     // A token already put back is no longer held: releasing it is refused.
     assert_eq!(p.release(tokens[0]), Err(ReleaseError::NotHeld));
-    let mut again: Vec<u32> = read_all(&p).iter().map(|r| r.token).collect();
-    again.sort_unstable();
-    let mut want = tokens.clone();
-    want.sort_unstable();
+    // Read again: the same records, extents included.
+    let mut again = read_all(&p);
+    again.sort_unstable_by_key(|r| r.token);
+    let mut want = first.clone();
+    want.sort_unstable_by_key(|r| r.token);
     assert_eq!(again, want);
-    for t in again {
-        assert!(!p.release(t).unwrap().drained);
+    for r in again {
+        assert!(!p.release(r.token).unwrap().drained);
     }
     assert_eq!(check(&p, &[&c]).user, 0);
 }

@@ -46,9 +46,10 @@ struct nmx_buf;
  * struct nmx_chunk - descriptor of one chunk of a dma-buf bound to RX queues.
  * @dma: device address of the chunk for the bound NIC's DMA device
  * @magic: NMX_DEVMEM_MAGIC, at the offset of page->pp_magic
- * @priv: netmem's own bookkeeping (binding, index, ownership state, queue)
+ * @priv: netmem's own bookkeeping (index, ownership state, queue)
  *
- * 32 bytes: two descriptors per 64-byte cache line. Drivers read @dma (through
+ * 24 bytes, with no pointer to the binding: netmem finds it in the header
+ * element in front of the pool's descriptor array. Drivers read @dma (through
  * nmx_buf_dma_addr()) and @magic (through nmx_buf_is_devmem()) only; every
  * state transition of a chunk is made by netmem.ko's Rust devmem_pool
  * (devmem/core/src/chunk.rs), the one definition the host tests test.
@@ -56,11 +57,11 @@ struct nmx_buf;
 struct nmx_chunk {
 	u64 dma;
 	unsigned long magic;
-	u64 priv[2];
+	u64 priv;
 };
 
 static_assert(offsetof(struct nmx_chunk, magic) == offsetof(struct page, pp_magic));
-static_assert(sizeof(struct nmx_chunk) == 32);
+static_assert(sizeof(struct nmx_chunk) == 24);
 /* The same literals as the const asserts in devmem/core/src/chunk.rs. */
 static_assert(offsetof(struct nmx_chunk, dma) == 0);
 static_assert(offsetof(struct nmx_chunk, magic) == 8);
