@@ -14,6 +14,9 @@ mod platform;
 #[path = "core/src/chunk.rs"]
 #[allow(dead_code, unreachable_pub)]
 pub(crate) mod chunk;
+#[path = "core/src/freeset.rs"]
+#[allow(dead_code, unreachable_pub)]
+pub(crate) mod freeset;
 #[path = "core/src/layout.rs"]
 #[allow(dead_code, unreachable_pub)]
 pub(crate) mod layout;
@@ -23,9 +26,6 @@ pub(crate) mod pool;
 #[path = "core/src/ring.rs"]
 #[allow(dead_code, unreachable_pub)]
 pub(crate) mod ring;
-#[path = "core/src/freeset.rs"]
-#[allow(dead_code, unreachable_pub)]
-pub(crate) mod freeset;
 
 #[path = "meter.rs"]
 pub(crate) mod meter;

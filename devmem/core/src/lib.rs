@@ -17,7 +17,7 @@
 pub mod platform;
 
 pub mod chunk;
+pub mod freeset;
 pub mod layout;
 pub mod pool;
 pub mod ring;
-pub mod freeset;

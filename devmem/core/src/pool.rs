@@ -33,10 +33,10 @@
 use core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 use super::chunk::{Chunk, ChunkState};
+use super::freeset::IndexSet;
 use super::layout::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 use super::platform::{new_storage, AllocError, Lock, Storage};
 use super::ring::{IndexRing, SeqRing};
-use super::freeset::IndexSet;
 
 /// Entries in a NAPI-local cache: two NAPI budgets of 64, so one poll can both consume and
 /// recycle a full budget without touching shared state.
@@ -1158,7 +1158,11 @@ impl Pool {
             return Err(self.bad_put(StateError::WrongState(found)));
         }
         count(&self.stats.completed, 1);
-        if self.completions.push_entry([idx, pack_extent(offset, len)]).is_err() {
+        if self
+            .completions
+            .push_entry([idx, pack_extent(offset, len)])
+            .is_err()
+        {
             return Ok(self.drop_record(idx, c));
         }
         // Pairs with the fence in `unbind`: either its scan sees this chunk Completed, or we

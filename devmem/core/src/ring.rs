@@ -190,7 +190,9 @@ impl<const W: usize> SeqRing<W> {
         while pos != end && left > 0 {
             let slot = &self.slots[pos & self.mask];
             if lag(slot.seq.load(Ordering::Acquire), pos.wrapping_add(1)) == 0 {
-                f(core::array::from_fn(|i| slot.val[i].load(Ordering::Relaxed)));
+                f(core::array::from_fn(|i| {
+                    slot.val[i].load(Ordering::Relaxed)
+                }));
             }
             pos = pos.wrapping_add(1);
             left -= 1;

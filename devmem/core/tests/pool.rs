@@ -531,7 +531,10 @@ fn extents_round_trip_at_the_chunk_size_limits() {
     let got: Vec<(u64, u32)> = read_all(&p).iter().map(|r| (r.offset, r.len)).collect();
     assert_eq!(
         got,
-        [(u64::from(a) << 16, 65536), ((u64::from(b) << 16) + 65535, 1)]
+        [
+            (u64::from(a) << 16, 65536),
+            ((u64::from(b) << 16) + 65535, 1)
+        ]
     );
     assert_eq!(check(&p, &[&c]).user, 2);
 }
