@@ -14,6 +14,12 @@ use kernel::sync::SpinLock;
 /// or to 2 MiB (its huge vmap): up to twice the metadata of a binding.
 pub(crate) type Storage<T> = VVec<T>;
 
+/// A failed allocation is the bind's ENOMEM with an extack message: no allocation-failure
+/// report with a stack dump in the kernel log besides.
+fn storage_gfp() -> kernel::alloc::Flags {
+    GFP_KERNEL | kernel::alloc::flags::__GFP_NOWARN
+}
+
 /// Allocation failure.
 #[derive(Debug)]
 pub(crate) struct AllocError;
@@ -23,7 +29,7 @@ pub(crate) fn new_storage<T>(
     n: usize,
     mut f: impl FnMut(usize) -> T,
 ) -> Result<Storage<T>, AllocError> {
-    let mut v = VVec::with_capacity(n, GFP_KERNEL).map_err(|_| AllocError)?;
+    let mut v = VVec::with_capacity(n, storage_gfp()).map_err(|_| AllocError)?;
     // Written in place rather than pushed: `push` checks the capacity for every element,
     // which is most of the cost of building a large binding's descriptors.
     let spare = v.spare_capacity_mut().get_mut(..n).ok_or(AllocError)?;

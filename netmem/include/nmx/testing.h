@@ -72,7 +72,7 @@ struct nmx_testing_bind_alloc {
  * @sg_walk_ns: reading the mapping's DMA segments from its sg_table
  * @copy_ns: copying them into netmem's segment list
  * @pool_ns: layout check and the pool (descriptors, records, free list, rings)
- * @finish_ns: queues, the binding itself, the chunks' owner pointers
+ * @finish_ns: queues and the binding itself
  * @steady_bytes: bytes netmem allocated for the binding, still held at return
  * @peak_bytes: most bytes held at once during the bind (temporaries included)
  * @slab_growth_bytes: growth of the kernel's unreclaimable-slab counter
