@@ -23,6 +23,9 @@ for d in ${NMX_MODULES_EXCLUDE:-}; do excl+=(--exclude="$d"); rm -rf "${out:?}/$
 (cd "$repo" && tar -c --exclude=target --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' "${excl[@]}" \
 	Kbuild netmem/include netmem/*.rs devmem/*.rs devmem/core/src shim tests bench) |
 	tar -x -C "$out"
-echo "[modules $flavour] make -C $kdir M=$out" >&2
-make -s -C "$kdir" M="$out" LLVM=1 -j"$(nproc)" "$@" modules
+# The test and race flavours get netmem's data-path test hooks (Kbuild: NMX_TESTING).
+testing=()
+case $flavour in test|race) testing=(NMX_TESTING=1) ;; esac
+echo "[modules $flavour] make -C $kdir M=$out ${testing[*]}" >&2
+make -s -C "$kdir" M="$out" LLVM=1 -j"$(nproc)" "${testing[@]}" "$@" modules
 echo "$out"

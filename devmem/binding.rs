@@ -594,6 +594,7 @@ impl Binding {
     }
 
     /// Returns a chunk from any context.
+    #[inline]
     pub(crate) fn put(&self, index: u32, _rcu: &RcuReadGuard) {
         let ret = self.pool.put(index);
         self.finish(ret);

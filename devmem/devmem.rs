@@ -33,7 +33,17 @@ pub(crate) mod meter;
 #[path = "binding.rs"]
 pub(crate) mod binding;
 
-/// Sets how long remote returners linger in the return window (tests only).
-pub(crate) fn platform_delay(us: u32) {
-    platform::RETURN_DELAY_US.store(us, core::sync::atomic::Ordering::Relaxed);
+/// Sets how long remote returners linger in the return window (tests only); false when
+/// the build has no such hook (not a testing build).
+pub(crate) fn platform_delay(us: u32) -> bool {
+    #[cfg(nmx_testing)]
+    {
+        platform::RETURN_DELAY_US.store(us, core::sync::atomic::Ordering::Relaxed);
+        true
+    }
+    #[cfg(not(nmx_testing))]
+    {
+        let _ = us;
+        false
+    }
 }

@@ -43,6 +43,21 @@ pub(crate) fn new_storage<T>(
     Ok(v)
 }
 
+/// [`new_storage`] with a fallible `f`: the first error is returned. For short arrays of
+/// large elements (one per queue).
+pub(crate) fn try_new_storage<T>(
+    n: usize,
+    mut f: impl FnMut(usize) -> Result<T, AllocError>,
+) -> Result<Storage<T>, AllocError> {
+    let mut v = VVec::with_capacity(n, GFP_KERNEL).map_err(|_| AllocError)?;
+    for i in 0..n {
+        // Within the capacity reserved above: no reallocation.
+        v.push(f(i)?, GFP_KERNEL).map_err(|_| AllocError)?;
+    }
+    super::meter::account_vec(&v, false);
+    Ok(v)
+}
+
 /// Data shared by NAPI (softirq) and process context: the kernel crate's `SpinLock`, taken
 /// with softirqs disabled (the crate has no `spin_lock_bh` flavour in 6.12, so the BH part
 /// is hand-rolled: [`BhGuard`]). Boxed and pinned, so the owner may move.
@@ -71,7 +86,9 @@ impl<T> Lock<T> {
 }
 
 /// Microseconds a returner spins in [`return_window`]: 0 except in tests that widen the
-/// window (`nmx_testing_set_return_delay()`).
+/// window (`nmx_testing_set_return_delay()`). Testing builds only (`--cfg nmx_testing`,
+/// the test and race flavours): elsewhere the hook costs a remote put nothing.
+#[cfg(nmx_testing)]
 pub(crate) static RETURN_DELAY_US: core::sync::atomic::AtomicU32 =
     core::sync::atomic::AtomicU32::new(0);
 
@@ -79,8 +96,11 @@ pub(crate) static RETURN_DELAY_US: core::sync::atomic::AtomicU32 =
 /// binding's release must wait out (an RCU grace period). Tests widen it.
 #[inline]
 pub(crate) fn return_window() {
-    let us = RETURN_DELAY_US.load(core::sync::atomic::Ordering::Relaxed);
-    if us != 0 {
-        crate::ffi::udelay(us);
+    #[cfg(nmx_testing)]
+    {
+        let us = RETURN_DELAY_US.load(core::sync::atomic::Ordering::Relaxed);
+        if us != 0 {
+            crate::ffi::udelay(us);
+        }
     }
 }

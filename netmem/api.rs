@@ -329,8 +329,12 @@ pub unsafe extern "C" fn nmx_testing_bind_profile(id: u32, out: *mut meter::Bind
 
 /// `nmx_testing_set_return_delay()` (namespace NMX_TESTING).
 #[no_mangle]
-pub extern "C" fn nmx_testing_set_return_delay(us: u32) {
-    crate::devmem::platform_delay(us);
+pub extern "C" fn nmx_testing_set_return_delay(us: u32) -> c_int {
+    if crate::devmem::platform_delay(us) {
+        0
+    } else {
+        -(kernel::bindings::EOPNOTSUPP as c_int)
+    }
 }
 
 /// `nmx_devmem_chunk_size()`.

@@ -76,6 +76,7 @@ extern "C" {
     fn rtnl_unlock();
     fn get_device(dev: *mut Device) -> *mut Device;
     fn put_device(dev: *mut Device);
+    #[cfg(nmx_testing)]
     fn nmx_shim_udelay(us: u32);
     fn nmx_shim_page_recycle_direct(pp: *mut c_void, page: *mut c_void);
     fn nmx_shim_rcu_read_lock();
@@ -169,6 +170,7 @@ pub(crate) unsafe fn page_recycle_direct(pp: *mut c_void, page: *mut c_void) {
 }
 
 /// Busy-waits `us` microseconds (tests only: see `platform::return_window`).
+#[cfg(nmx_testing)]
 pub(crate) fn udelay(us: u32) {
     // SAFETY: `udelay` may be called in any context.
     unsafe { nmx_shim_udelay(us) }

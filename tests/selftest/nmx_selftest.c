@@ -2134,7 +2134,11 @@ static void nmxs_race_return_window(struct nmxs_run *t)
 		return;
 	}
 	baseline = static_key_count(&nmx_devmem_live.key);
-	nmx_testing_set_return_delay(NMXS_WINDOW_US);
+	if (nmx_testing_set_return_delay(NMXS_WINDOW_US)) {
+		NMXS_FAIL(t, "netmem.ko is not a testing build (no return window)");
+		close_fd(fd);
+		return;
+	}
 	for (round = 0; round < NMXS_WINDOW_ROUNDS; round++) {
 		id = nmxs_bind(t, nmxs_netdev, &queue, 1, fd, NMXS_CHUNK, NULL);
 		if (id <= 0) {

@@ -223,9 +223,22 @@ impl Chunk {
         self.move_owned(ChunkState::Posted, ChunkState::Free)
     }
 
-    /// Posted -> Free from any context; a concurrent double put is caught.
-    pub(crate) fn free_shared(&self) -> Result<(), ChunkState> {
-        self.move_shared(ChunkState::Posted, ChunkState::Free)
+    /// Posted -> Free from any context; a concurrent double put is caught. Returns the queue
+    /// that allocated the chunk (read in the same compare-exchange).
+    pub(crate) fn free_shared(&self) -> Result<u16, ChunkState> {
+        let cur = self.word.load(Ordering::Relaxed);
+        if cur & STATE_MASK != ChunkState::Posted as u32 {
+            return Err(ChunkState::from_raw(cur & STATE_MASK));
+        }
+        self.word
+            .compare_exchange(
+                cur,
+                cur & !STATE_MASK | ChunkState::Free as u32,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .map(|w| (w >> QUEUE_SHIFT) as u16)
+            .map_err(|w| ChunkState::from_raw(w & STATE_MASK))
     }
 
     #[cfg(test)]
@@ -324,7 +337,7 @@ mod tests {
         c.free_owned().unwrap();
         assert_eq!(c.free_shared(), Err(ChunkState::Free));
         c.alloc_owned(1).unwrap();
-        c.free_shared().unwrap();
+        assert_eq!(c.free_shared(), Ok(1));
         assert_eq!(c.state(), ChunkState::Free);
     }
 

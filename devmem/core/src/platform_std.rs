@@ -29,6 +29,19 @@ pub fn new_storage<T>(n: usize, mut f: impl FnMut(usize) -> T) -> Result<Storage
     Ok(v)
 }
 
+/// [`new_storage`] with a fallible `f`: the first error is returned.
+pub fn try_new_storage<T>(
+    n: usize,
+    mut f: impl FnMut(usize) -> Result<T, AllocError>,
+) -> Result<Storage<T>, AllocError> {
+    let mut v = std::vec::Vec::new();
+    v.try_reserve_exact(n).map_err(|_| AllocError)?;
+    for i in 0..n {
+        v.push(f(i)?);
+    }
+    Ok(v)
+}
+
 /// A mutual-exclusion lock for slow paths; a BH-disabling spinlock in the kernel.
 pub struct Lock<T> {
     inner: std::sync::Mutex<T>,

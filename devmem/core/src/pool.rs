@@ -35,7 +35,7 @@ use core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use super::chunk::{Chunk, ChunkState};
 use super::freeset::IndexSet;
 use super::layout::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
-use super::platform::{new_storage, AllocError, Lock, Storage};
+use super::platform::{new_storage, try_new_storage, AllocError, Lock, Storage};
 use super::ring::{IndexRing, SeqRing};
 
 /// Entries in a NAPI-local cache: two NAPI budgets of 64, so one poll can both consume and
@@ -316,7 +316,7 @@ struct QueueCounters {
 struct QueueShared {
     /// Remote returns. `Some` in every constructed pool; an `Option` only because storage
     /// elements are built infallibly.
-    ring: Option<IndexRing>,
+    ring: IndexRing,
     /// The queue is gone: returns bypass its cache and ring.
     detached: AtomicBool,
     /// A [`QueueCache`] was handed out for this slot.
@@ -452,12 +452,6 @@ impl QueueCache {
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Whether no further chunk fits.
-    #[inline]
-    fn is_full(&self) -> bool {
-        self.len as usize >= CACHE_CAPACITY
     }
 
     /// The cached indices, oldest first.
@@ -731,15 +725,14 @@ impl Pool {
             return Err(PoolError::DmaCount);
         }
         let ring_cap = n.min(REMOTE_RING_CAPACITY);
-        let queues = new_storage(usize::from(nqueues), |_| QueueShared {
-            ring: IndexRing::new(ring_cap).ok(),
-            detached: AtomicBool::new(false),
-            cache_taken: AtomicBool::new(false),
-            counters: QueueCounters::default(),
+        let queues = try_new_storage(usize::from(nqueues), |_| {
+            Ok(QueueShared {
+                ring: IndexRing::new(ring_cap)?,
+                detached: AtomicBool::new(false),
+                cache_taken: AtomicBool::new(false),
+                counters: QueueCounters::default(),
+            })
         })?;
-        if queues.iter().any(|q| q.ring.is_none()) {
-            return Err(PoolError::Alloc);
-        }
         let free = IndexSet::full(total)?;
         // Capacity >= nchunks: see `complete` for why the push then cannot fail.
         let completions = SeqRing::new(n)?;
@@ -798,7 +791,8 @@ impl Pool {
     /// The descriptor of chunk `idx`.
     #[inline]
     pub fn chunk(&self, idx: u32) -> Option<&Chunk> {
-        self.chunks().get(idx as usize)
+        // Element `idx + 1` (after the header): one bounds check.
+        self.descs.get(idx as usize + 1)
     }
 
     /// Sets the opaque value the header carries (the kernel: its binding), before the pool
@@ -897,19 +891,17 @@ impl Pool {
     fn alloc_slow(&self, cache: &mut QueueCache, q: &QueueShared) -> Option<u32> {
         if !q.detached.load(Ordering::Acquire) && !self.unbound.load(Ordering::Acquire) {
             // Remote returns first: they are this queue's and cost no lock.
-            if let Some(ring) = q.ring.as_ref() {
-                let mut got = 0;
-                while !cache.is_full() {
-                    match ring.pop() {
-                        Some(i) => {
-                            let _ = cache.push(i);
-                            got += 1;
-                        }
-                        None => break,
+            let mut got = 0;
+            while cache.len() < CACHE_CAPACITY {
+                match q.ring.pop() {
+                    Some(i) => {
+                        let _ = cache.push(i);
+                        got += 1;
                     }
+                    None => break,
                 }
-                add(&q.counters.recycle_ring, got);
             }
+            add(&q.counters.recycle_ring, got);
             let have = cache.len();
             if have < REFILL_BATCH {
                 self.free.with(|fl| {
@@ -954,9 +946,7 @@ impl Pool {
             if slot == usize::from(cache.slot) {
                 continue;
             }
-            let Some(ring) = q.ring.as_ref() else {
-                continue;
-            };
+            let ring = &q.ring;
             while cache.len() < REFILL_BATCH {
                 match ring.pop() {
                     Some(i) => {
@@ -1027,30 +1017,30 @@ impl Pool {
     /// Returns a posted chunk from any context: Posted -> Free, then to the remote-return
     /// ring of the queue that allocated it (free list if that queue is detached, the pool
     /// unbound, or the ring full).
+    #[inline]
     pub fn put(&self, idx: u32) -> Result<Return, StateError> {
         let Some(c) = self.chunk(idx) else {
             return Err(self.bad_put(StateError::OutOfRange));
         };
-        if let Err(found) = c.free_shared() {
-            return Err(self.bad_put(StateError::WrongState(found)));
-        }
+        let queue = match c.free_shared() {
+            Ok(queue) => queue,
+            Err(found) => return Err(self.bad_put(StateError::WrongState(found))),
+        };
         count(&self.stats.put, 1);
-        Ok(self.return_remote(idx, c.queue()))
+        Ok(self.return_remote(idx, queue))
     }
 
     /// Sends a chunk that just became Free (owned by the caller) towards queue `slot`.
     ///
-    /// No separate look at `unbound`: [`Pool::unbind`] marks every queue detached first.
+    /// No look at `detached` (or `unbound`: [`Pool::unbind`] marks every queue detached
+    /// first) before the push: the one after the fence below decides, and a returner to a
+    /// detached queue drains the ring itself (rare, and correct either way).
+    #[inline]
     fn return_remote(&self, idx: u32, slot: u16) -> Return {
         let Some(q) = self.queues.get(usize::from(slot)) else {
             return self.free_one(idx);
         };
-        let Some(ring) = q.ring.as_ref() else {
-            return self.free_one(idx);
-        };
-        if q.detached.load(Ordering::Acquire) {
-            return self.free_one(idx);
-        }
+        let ring = &q.ring;
         if ring.push(idx).is_err() {
             self.stats.ring_full.fetch_add(1, Ordering::Relaxed);
             return self.free_one(idx);
@@ -1064,7 +1054,7 @@ impl Pool {
         if q.detached.load(Ordering::Relaxed) {
             let (_, drained) = self.drain_ring_to_free(ring);
             return Return {
-                dest: Dest::Ring,
+                dest: Dest::FreeList,
                 drained,
             };
         }
@@ -1334,7 +1324,7 @@ impl Pool {
             drained: self.free_extend(cache.as_slice()),
         };
         cache.clear();
-        if let Some(ring) = q.and_then(|q| q.ring.as_ref()) {
+        if let Some(ring) = q.map(|q| &q.ring) {
             let (moved, drained) = self.drain_ring_to_free(ring);
             out.moved += moved;
             out.drained |= drained;
@@ -1517,9 +1507,7 @@ impl Pool {
             return Err(AuditError::FreeList);
         }
         for q in self.queues.iter() {
-            if let Some(ring) = q.ring.as_ref() {
-                ring.for_each_quiescent(|i| m.mark(i, ChunkState::Free));
-            }
+            q.ring.for_each_quiescent(|i| m.mark(i, ChunkState::Free));
         }
         for c in caches {
             for &i in c.as_slice() {
@@ -1657,14 +1645,14 @@ mod tests {
         for i in 0..CACHE_CAPACITY as u32 {
             c.push(i).unwrap();
         }
-        assert!(c.is_full());
+        assert_eq!(c.len(), CACHE_CAPACITY);
         assert_eq!(c.push(999), Err(999));
         assert_eq!(c.as_slice().len(), CACHE_CAPACITY);
         assert_eq!(c.pop(), Some(CACHE_CAPACITY as u32 - 1));
         assert_eq!(c.len(), CACHE_CAPACITY - 1);
         // A length only a C-side bug could store stays memory safe and reads as full.
         c.len = 1000;
-        assert!(c.is_full());
+        assert_eq!(c.len(), CACHE_CAPACITY);
         assert_eq!(c.len(), CACHE_CAPACITY);
         assert_eq!(c.push(5), Err(5));
         assert_eq!(c.pop(), Some(CACHE_CAPACITY as u32 - 1));

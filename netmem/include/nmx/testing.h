@@ -33,9 +33,10 @@ int nmx_testing_audit(u32 id);
 /*
  * Widen the window in which a remote returner is still inside pool code after
  * its chunk became visible to others (0: off). Lets a test make a release
- * without its RCU grace period fail under KASAN instead of by luck.
+ * without its RCU grace period fail under KASAN instead of by luck. Testing
+ * builds only (the test and race flavours): -EOPNOTSUPP elsewhere.
  */
-void nmx_testing_set_return_delay(u32 us);
+int nmx_testing_set_return_delay(u32 us);
 
 #define NMX_TESTING_BIND_ALLOCS 32
 
