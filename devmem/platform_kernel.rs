@@ -49,10 +49,10 @@ pub(crate) fn try_new_storage<T>(
     n: usize,
     mut f: impl FnMut(usize) -> Result<T, AllocError>,
 ) -> Result<Storage<T>, AllocError> {
-    let mut v = VVec::with_capacity(n, GFP_KERNEL).map_err(|_| AllocError)?;
+    let mut v = VVec::with_capacity(n, storage_gfp()).map_err(|_| AllocError)?;
     for i in 0..n {
         // Within the capacity reserved above: no reallocation.
-        v.push(f(i)?, GFP_KERNEL).map_err(|_| AllocError)?;
+        v.push(f(i)?, storage_gfp()).map_err(|_| AllocError)?;
     }
     super::meter::account_vec(&v, false);
     Ok(v)
