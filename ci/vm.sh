@@ -123,6 +123,14 @@ verdict() {
 		echo "[vm] FAIL: kernel splat in the log:" >&2
 		echo "$splats" | head -n 20 >&2
 		fail=1
+		# A KCSAN title says little: the first counted report whole, both stacks, last,
+		# so that a CI log cut to its tail still shows it.
+		if echo "$splats" | grep -aq 'BUG: KCSAN: '; then
+			echo "[vm] the first KCSAN report counted:" >&2
+			if [ "$kcsan_scope" = netmem ]; then kcsan_filter "$log" 2>/dev/null; else cat "$log"; fi |
+				awk '/BUG: KCSAN: / { p = 1 } p { print; if (++n > 1 && /====================/) exit }' |
+				head -n 60 >&2
+		fi
 	fi
 	return "$fail"
 }
