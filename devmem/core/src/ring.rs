@@ -13,9 +13,10 @@
 //! lap: a slot is only ever one lap (`cap <= 2^31` positions) behind or ahead of a current
 //! position, and a position is claimed by the compare-exchange on the full-width counter,
 //! which fails for a stale one. A thread stalled for 2^31 operations may misread "full" or
-//! "empty" once, which the callers treat as such: correct, only slower. `push` fails instead of waiting when the ring is full; this
-//! includes the short window in which the consumer of the slot one lap behind has claimed it
-//! but not yet handed it on.
+//! "empty" once, which the callers treat as such: correct, only slower.
+//!
+//! `push` fails instead of waiting when the ring is full; this includes the short window in
+//! which the consumer of the slot one lap behind has claimed it but not yet handed it on.
 //!
 //! Used for the per-queue remote-return rings (any CPU produces, the queue's NAPI consumes)
 //! and for the pool's completion ring.
