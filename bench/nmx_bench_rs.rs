@@ -58,71 +58,11 @@ struct BindInfo {
     pad: u32,
 }
 
-/// `struct nmx_testing_bind_alloc` of `<nmx/testing.h>`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct BindAlloc {
-    what: [u8; 24],
-    count: u64,
-    requested: u64,
-    bytes: u64,
-    ns: u64,
-    vmalloc: u32,
-    temporary: u32,
-}
-
-/// `NMX_TESTING_BIND_ALLOCS`.
-const BIND_ALLOCS: usize = 32;
-
-/// `struct nmx_testing_bind_profile` of `<nmx/testing.h>`: what netmem measured of a bind.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct BindProfile {
-    id: u32,
-    nallocs: u32,
-    dropped: u32,
-    pad: u32,
-    total_ns: u64,
-    attach_map_ns: u64,
-    sg_walk_ns: u64,
-    copy_ns: u64,
-    pool_ns: u64,
-    finish_ns: u64,
-    steady_bytes: u64,
-    peak_bytes: u64,
-    slab_growth_bytes: u64,
-    allocs: [BindAlloc; BIND_ALLOCS],
-}
-
-const _: () = assert!(core::mem::size_of::<BindAlloc>() == 64);
-const _: () = assert!(core::mem::size_of::<BindProfile>() == 88 + 64 * BIND_ALLOCS);
-
-impl BindProfile {
-    const ZERO: Self = BindProfile {
-        id: 0,
-        nallocs: 0,
-        dropped: 0,
-        pad: 0,
-        total_ns: 0,
-        attach_map_ns: 0,
-        sg_walk_ns: 0,
-        copy_ns: 0,
-        pool_ns: 0,
-        finish_ns: 0,
-        steady_bytes: 0,
-        peak_bytes: 0,
-        slab_growth_bytes: 0,
-        allocs: [BindAlloc {
-            what: [0; 24],
-            count: 0,
-            requested: 0,
-            bytes: 0,
-            ns: 0,
-            vmalloc: 0,
-            temporary: 0,
-        }; BIND_ALLOCS],
-    };
-}
+// `struct nmx_testing_bind_profile`: netmem's own definition (devmem/bind_profile.rs).
+#[path = "../devmem/bind_profile.rs"]
+#[allow(dead_code)]
+mod bind_profile;
+use bind_profile::BindProfile;
 
 extern "C" {
     fn nmxb_c_bind_profile(p: *mut BindProfile) -> c_int;

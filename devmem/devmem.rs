@@ -27,6 +27,10 @@ pub(crate) mod pool;
 #[allow(dead_code, unreachable_pub)]
 pub(crate) mod ring;
 
+#[path = "bind_profile.rs"]
+#[allow(dead_code)]
+pub(crate) mod bind_profile;
+
 #[path = "meter.rs"]
 pub(crate) mod meter;
 

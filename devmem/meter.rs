@@ -26,72 +26,7 @@ use core::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use kernel::prelude::*;
 use kernel::time::Ktime;
 
-/// Allocations listed one by one; more are still summed (`dropped` counts them).
-pub(crate) const MAX_ALLOCS: usize = 32;
-
-/// `struct nmx_testing_bind_alloc` of `<nmx/testing.h>`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct AllocEntry {
-    what: [u8; 24],
-    count: u64,
-    requested: u64,
-    bytes: u64,
-    ns: u64,
-    vmalloc: u32,
-    temporary: u32,
-}
-
-/// `struct nmx_testing_bind_profile` of `<nmx/testing.h>`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-pub(crate) struct BindProfile {
-    id: u32,
-    nallocs: u32,
-    dropped: u32,
-    _pad: u32,
-    total_ns: u64,
-    attach_map_ns: u64,
-    sg_walk_ns: u64,
-    copy_ns: u64,
-    pool_ns: u64,
-    finish_ns: u64,
-    steady_bytes: u64,
-    peak_bytes: u64,
-    slab_growth_bytes: u64,
-    allocs: [AllocEntry; MAX_ALLOCS],
-}
-
-// The C layout, checked against the same literals in the shim.
-const _: () = assert!(core::mem::size_of::<AllocEntry>() == 64);
-const _: () = assert!(core::mem::size_of::<BindProfile>() == 88 + 64 * MAX_ALLOCS);
-
-const EMPTY: AllocEntry = AllocEntry {
-    what: [0; 24],
-    count: 0,
-    requested: 0,
-    bytes: 0,
-    ns: 0,
-    vmalloc: 0,
-    temporary: 0,
-};
-
-const ZERO: BindProfile = BindProfile {
-    id: 0,
-    nallocs: 0,
-    dropped: 0,
-    _pad: 0,
-    total_ns: 0,
-    attach_map_ns: 0,
-    sg_walk_ns: 0,
-    copy_ns: 0,
-    pool_ns: 0,
-    finish_ns: 0,
-    steady_bytes: 0,
-    peak_bytes: 0,
-    slab_growth_bytes: 0,
-    allocs: [EMPTY; MAX_ALLOCS],
-};
+pub(crate) use super::bind_profile::BindProfile;
 
 struct Global(UnsafeCell<BindProfile>);
 
@@ -99,7 +34,7 @@ struct Global(UnsafeCell<BindProfile>);
 // there), read only with RTNL held: never two accessors at once.
 unsafe impl Sync for Global {}
 
-static PROFILE: Global = Global(UnsafeCell::new(ZERO));
+static PROFILE: Global = Global(UnsafeCell::new(BindProfile::ZERO));
 
 /// The task binding (its `task_struct` address), or 0.
 static OWNER: AtomicUsize = AtomicUsize::new(0);
@@ -147,7 +82,7 @@ impl Scope {
     pub(crate) fn begin(t0: Ktime) -> Self {
         // SAFETY: RTNL is held (caller contract) and no owner is set (the previous scope
         // cleared it), so nobody else accesses the profile.
-        unsafe { *PROFILE.0.get() = ZERO };
+        unsafe { *PROFILE.0.get() = BindProfile::ZERO };
         MARK.store(t0.to_ns(), Ordering::Relaxed);
         OWNER.store(current(), Ordering::Relaxed);
         Scope { t0 }
