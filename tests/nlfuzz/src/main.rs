@@ -312,6 +312,16 @@ impl Fuzz {
         self.bindings.iter().find(|b| b.id == id)
     }
 
+    /// The errno an unbind or token release of binding `id` from socket `s` must get before
+    /// anything else: ENOENT for an unknown or dead binding, EPERM for another socket's.
+    fn refusal(&self, id: u32, s: usize) -> Option<i32> {
+        match self.model(id) {
+            Some(b) if b.live && b.owner == s => None,
+            Some(b) if b.live => Some(libc::EPERM),
+            _ => Some(libc::ENOENT),
+        }
+    }
+
     fn model_mut(&mut self, id: u32) -> Option<&mut BindingM> {
         self.bindings.iter_mut().find(|b| b.id == id)
     }
@@ -1544,14 +1554,8 @@ impl Fuzz {
                 if tokens.len() > ids::TOKENS_MAX as usize {
                     return want_err(&out, &[libc::E2BIG]);
                 }
-                let Some(b) = self.model(id) else {
-                    return want_err(&out, &[libc::ENOENT]);
-                };
-                if !b.live {
-                    return want_err(&out, &[libc::ENOENT]);
-                }
-                if b.owner != s {
-                    return want_err(&out, &[libc::EPERM]);
+                if let Some(e) = self.refusal(id, s) {
+                    return want_err(&out, &[e]);
                 }
                 let b = self.model_mut(id).unwrap();
                 let mut released = 0u32;
@@ -1608,14 +1612,8 @@ impl Fuzz {
                 Ok(())
             }
             Op::Unbind(id) => {
-                let Some(b) = self.model(id) else {
-                    return want_err(&out, &[libc::ENOENT]);
-                };
-                if !b.live {
-                    return want_err(&out, &[libc::ENOENT]);
-                }
-                if b.owner != s {
-                    return want_err(&out, &[libc::EPERM]);
+                if let Some(e) = self.refusal(id, s) {
+                    return want_err(&out, &[e]);
                 }
                 match out {
                     Out::Ack | Out::Nothing => {
