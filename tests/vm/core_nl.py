@@ -68,11 +68,11 @@ class Genl:
                 out.append((sq, typ, data[off:off + ln]))
                 off += (ln + 3) & ~3
 
-    def request(self, cmd, body):
+    def request(self, cmd, body, timeout=30):
         """(errno, reply or None) of one request."""
         sq = self.send(cmd, body)
         reply = None
-        self.s.settimeout(30)
+        self.s.settimeout(timeout)
         while True:
             data = self.s.recv(1 << 20)
             off = 0

@@ -30,6 +30,19 @@ if not os.path.isdir(DBG) and os.path.isdir("/sys/kernel/debug"):
     libc.mount(b"debugfs", b"/sys/kernel/debug", b"debugfs", 0, None)
 
 
+def set_mtu(ifindex, mtu):
+    """RTM_NEWLINK with IFLA_MTU on rtnetlink (an RTNL op, no process spawn): errno."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    try:
+        body = struct.pack("BBHiII", 0, 0, 0, ifindex, 0, 0) + g.u32(4, mtu)
+        s.send(struct.pack("IHHII", 16 + len(body), 16, g.NLM_F_REQUEST | g.NLM_F_ACK, 1, 0) + body)
+        s.settimeout(60)
+        data = s.recv(4096)
+        return -struct.unpack_from("i", data, 16)[0]
+    finally:
+        s.close()
+
+
 class Genl:
     """A generic netlink socket of its own (bindings belong to the socket that made them).
     `fd` wraps an existing netlink socket (one passed by SCM_RIGHTS)."""
@@ -51,38 +64,35 @@ class Genl:
         self.s.send(struct.pack("IHHII", 16 + len(payload), self.fam, flags, self.seq, 0) + payload)
         return self.seq
 
-    def request(self, cmd, body=b"", timeout=60):
-        """(errno, reply or None, extack dict) of one request."""
-        sq = self.send(cmd, body)
-        reply = None
+    def replies(self, sq, timeout):
+        """(type, flags, message) of each message answering sequence number `sq`."""
         self.s.settimeout(timeout)
         while True:
             data = self.s.recv(1 << 20)
             off = 0
             while off < len(data):
                 ln, typ, flags, s, _ = struct.unpack_from("IHHII", data, off)
-                if s == sq and typ == g.NLMSG_ERROR:
-                    return -struct.unpack_from("i", data, off + 16)[0], reply, g._ext(data, off, ln, flags)
-                if s == sq and typ == self.fam:
-                    reply = data[off:off + ln]
+                if s == sq:
+                    yield typ, flags, data[off:off + ln]
                 off += (ln + 3) & ~3
+
+    def request(self, cmd, body=b"", timeout=60):
+        """(errno, reply or None, extack dict) of one request."""
+        reply = None
+        for typ, flags, msg in self.replies(self.send(cmd, body), timeout):
+            if typ == g.NLMSG_ERROR:
+                return -struct.unpack_from("i", msg, 16)[0], reply, g._ext(msg, 0, len(msg), flags)
+            if typ == self.fam:
+                reply = msg
 
     def dump(self, cmd=g.CMD_GET, timeout=60):
         """(errno, [messages]) of a dump."""
-        sq = self.send(cmd, b"", g.NLM_F_REQUEST | g.NLM_F_DUMP)
         out = []
-        self.s.settimeout(timeout)
-        while True:
-            data = self.s.recv(1 << 20)
-            off = 0
-            while off < len(data):
-                ln, typ, _, s, _ = struct.unpack_from("IHHII", data, off)
-                if s == sq:
-                    if typ in (g.NLMSG_DONE, g.NLMSG_ERROR):
-                        return -struct.unpack_from("i", data, off + 16)[0], out
-                    if typ == self.fam:
-                        out.append(data[off:off + ln])
-                off += (ln + 3) & ~3
+        for typ, _, msg in self.replies(self.send(cmd, b"", g.NLM_F_REQUEST | g.NLM_F_DUMP), timeout):
+            if typ in (g.NLMSG_DONE, g.NLMSG_ERROR):
+                return -struct.unpack_from("i", msg, 16)[0], out
+            if typ == self.fam:
+                out.append(msg)
 
     def ids(self):
         err, msgs = self.dump()

@@ -19,3 +19,13 @@ pair_down() {
 	printf 'netns del %s\nnetns del %s\nlink set nmxt0 down\nlink set nmxt1 down\n' "$NSA" "$NSB" |
 		ip -force -batch - 2>/dev/null
 }
+
+# pair_run SCRIPT: the pair up (down again on exit), the test NIC's audit file present,
+# then `python3 SCRIPT` in $NSB; a failed setup is one failing TAP line.
+pair_run() {
+	trap pair_down EXIT
+	pair_up || { echo "not ok 1 - topology ($NSA/$NSB)"; echo "1..1"; exit 1; }
+	[ -w /sys/kernel/debug/nmx_testnic/audit ] || {
+		echo "not ok 1 - $M: nmx_testnic has no debugfs audit file"; echo "1..1"; exit 1; }
+	ip netns exec "$NSB" python3 "$1"
+}

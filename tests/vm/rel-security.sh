@@ -11,8 +11,4 @@
 M=${1:?modules dir}
 NSA=seca NSB=secb
 . tests/vm/pair-netns.sh
-trap pair_down EXIT
-pair_up || { echo "not ok 1 - topology ($NSA/$NSB)"; echo "1..1"; exit 1; }
-[ -w /sys/kernel/debug/nmx_testnic/audit ] || {
-	echo "not ok 1 - $M: nmx_testnic has no debugfs audit file"; echo "1..1"; exit 1; }
-ip netns exec secb python3 tests/vm/rel_security.py
+pair_run tests/vm/rel_security.py

@@ -19,7 +19,7 @@ import sys
 import time
 
 import genlraw as g
-from nlsec import CLI, Genl, audit, nic_stats, sh, tap, tap_done, wait
+from nlsec import CLI, Genl, audit, nic_stats, set_mtu, sh, tap, tap_done, wait
 
 PEER = "ip netns exec exa"
 CHUNKS = 64
@@ -28,17 +28,6 @@ F1, F3 = 200, 50
 # is generous; a stalled queue or a hung RTNL fails them outright (ping -W, timeouts).
 BOUND = float(os.environ.get("NMX_EXH_BOUND", "30"))
 RTNL_BOUND = 2.0
-
-
-def set_mtu(ifindex, mtu):
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-    try:
-        body = struct.pack("BBHiII", 0, 0, 0, ifindex, 0, 0) + g.u32(4, mtu)
-        s.send(struct.pack("IHHII", 16 + len(body), 16, g.NLM_F_REQUEST | g.NLM_F_ACK, 1, 0) + body)
-        s.settimeout(60)
-        return -struct.unpack_from("i", s.recv(4096), 16)[0]
-    finally:
-        s.close()
 
 
 def payload_seq(buf, off, length):

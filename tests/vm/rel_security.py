@@ -32,7 +32,7 @@ import time
 import yaml
 
 import genlraw as g
-from nlsec import (CAP_NET_ADMIN, CLI, HDR, Genl, audit,
+from nlsec import (CAP_NET_ADMIN, CLI, HDR, Genl, audit, set_mtu,
                    become_nobody, bind_body, cap_eff, drop_cap, ename, in_child,
                    release_body, sh, socket_in_netns, tap, tap_done, wait)
 
@@ -65,19 +65,6 @@ def kernel_op_flags():
         out[struct.unpack("I", a[1])[0]] = struct.unpack("I", a[2])[0]  # OP_ID, OP_FLAGS
         off += (ln + 3) & ~3
     return out
-
-
-def set_mtu(ifindex, mtu):
-    """RTM_NEWLINK with IFLA_MTU on rtnetlink (an RTNL op, no process spawn): errno."""
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
-    try:
-        body = struct.pack("BBHiII", 0, 0, 0, ifindex, 0, 0) + g.u32(4, mtu)
-        s.send(struct.pack("IHHII", 16 + len(body), 16, g.NLM_F_REQUEST | g.NLM_F_ACK, 1, 0) + body)
-        s.settimeout(60)
-        data = s.recv(4096)
-        return -struct.unpack_from("i", data, 16)[0]
-    finally:
-        s.close()
 
 
 def attempts(s, bid, token, ifindex, fd):

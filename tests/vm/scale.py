@@ -31,26 +31,10 @@ def meminfo():
     return out
 
 
-def request(sock, cmd, body, timeout):
-    """Genl.request with a timeout of our choosing (a 1 GiB bind takes a while here)."""
-    sq = sock.send(cmd, body)
-    reply = None
-    sock.s.settimeout(timeout)
-    while True:
-        data = sock.s.recv(1 << 20)
-        off = 0
-        while off < len(data):
-            ln, typ, _, s, _ = struct.unpack_from("IHHII", data, off)
-            if s == sq and typ == g.NLMSG_ERROR:
-                return -struct.unpack_from("i", data, off + 16)[0], reply
-            if s == sq and typ == sock.fam:
-                reply = data[off:off + ln]
-            off += (ln + 3) & ~3
-
-
 def bind(s, ifindex, fd):
     q = g.attr(g.A_QUEUES | 0x8000, g.u32(g.Q_ID, QUEUE) + g.u32(g.Q_TYPE, 0))
-    err, r = request(s, g.CMD_BIND, g.u32(g.A_IFINDEX, ifindex) + q + g.u32(g.A_FD, fd), 600)
+    # A 1 GiB bind takes a while here.
+    err, r = s.request(g.CMD_BIND, g.u32(g.A_IFINDEX, ifindex) + q + g.u32(g.A_FD, fd), 600)
     if err:
         raise OSError(err, f"bind: {g.last_ext[0]}")
     return struct.unpack("I", g.reply_attrs(r)[g.A_ID])[0]
