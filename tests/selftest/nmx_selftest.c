@@ -2187,6 +2187,24 @@ static void nmxs_race_return_window(struct nmxs_run *t)
 	close_fd(fd);
 }
 
+/*
+ * A page_pool of NMXS_POOL_SIZE order-0 pages for an RX queue, DMA-mapped for
+ * @dma_dev (NULL: the pool maps nothing).
+ */
+static struct page_pool *nmxs_pp_create(struct device *dma_dev)
+{
+	struct page_pool_params params = {
+		.flags		= dma_dev ? PP_FLAG_DMA_MAP : 0,
+		.order		= 0,
+		.pool_size	= NMXS_POOL_SIZE,
+		.nid		= NUMA_NO_NODE,
+		.dev		= dma_dev,
+		.dma_dir	= DMA_FROM_DEVICE,
+	};
+
+	return page_pool_create(&params);
+}
+
 /* The concurrency storm (case "storm"), in a file of its own. */
 #include "nmx_storm.c"
 
@@ -2363,18 +2381,10 @@ static const struct file_operations nmxs_results_fops = {
 
 static int nmxs_queue_init(unsigned int q)
 {
-	struct page_pool_params pp_params = {
-		.flags		= PP_FLAG_DMA_MAP,
-		.order		= 0,
-		.pool_size	= NMXS_POOL_SIZE,
-		.nid		= NUMA_NO_NODE,
-		.dev		= &nmxs_pdev->dev,
-		.dma_dir	= DMA_FROM_DEVICE,
-	};
 	struct page_pool *pp;
 	int err;
 
-	pp = page_pool_create(&pp_params);
+	pp = nmxs_pp_create(&nmxs_pdev->dev);
 	if (IS_ERR(pp))
 		return PTR_ERR(pp);
 	nmxs_q[q].pp = pp;
@@ -2403,12 +2413,6 @@ static void nmxs_queue_fini(struct nmxs_queue *q)
  */
 static int nmxs_mixed_init(void)
 {
-	struct page_pool_params pp_params = {
-		.order		= 0,
-		.pool_size	= NMXS_POOL_SIZE,
-		.nid		= NUMA_NO_NODE,
-		.dma_dir	= DMA_FROM_DEVICE,
-	};
 	struct device *dma_dev[2] = { &nmxs_pdev->dev, &nmxs_pdev2->dev };
 	struct nmx_rxq *rxq;
 	unsigned int q;
@@ -2418,7 +2422,7 @@ static int nmxs_mixed_init(void)
 		return -ENOMEM;
 	SET_NETDEV_DEV(nmxs_mixed, &nmxs_pdev->dev);
 	for (q = 0; q < 2; q++) {
-		struct page_pool *pp = page_pool_create(&pp_params);
+		struct page_pool *pp = nmxs_pp_create(NULL);
 
 		if (IS_ERR(pp))
 			return PTR_ERR(pp);

@@ -697,14 +697,6 @@ static void nmxs_storm_counts_line(struct nmxs_run *t, const char *who,
 
 static int nmxs_storm_setup(struct nmxs_storm *st)
 {
-	struct page_pool_params pp_params = {
-		.flags		= PP_FLAG_DMA_MAP,
-		.order		= 0,
-		.pool_size	= NMXS_POOL_SIZE,
-		.nid		= NUMA_NO_NODE,
-		.dev		= &nmxs_pdev->dev,
-		.dma_dir	= DMA_FROM_DEVICE,
-	};
 	u32 qi;
 	int err;
 
@@ -722,7 +714,7 @@ static int nmxs_storm_setup(struct nmxs_storm *st)
 		if (hook)
 			st->hook_mask |= BIT(qi);
 		q->target = NMXS_STORM_RING / 2;
-		q->pp = page_pool_create(&pp_params);
+		q->pp = nmxs_pp_create(&nmxs_pdev->dev);
 		if (IS_ERR(q->pp)) {
 			err = PTR_ERR(q->pp);
 			q->pp = NULL;
